@@ -1,0 +1,198 @@
+"""The user-facing API: `SpikeActivationMap` (context manager) and `explain` (one call)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .adapter import (
+    Adapter,
+    GenericAdapter,
+    StepMode,
+    adapter_for_model,
+    installed_adapters,
+    owner_of,
+)
+from .engine import DEFAULT_GAMMA, StreamingSAM
+from .layers import LayerSpec, resolve_layers
+from .recorder import SpikeRecorder, Target
+from .result import LayerSAM, SAMResult
+
+
+class SpikeActivationMap:
+    """Spike Activation Maps of a model's neuron layers, recorded while the user's code runs.
+
+    Example::
+
+        with SpikeActivationMap(net, layers=["lif1", "lif2"]) as sam:
+            for x in inputs:            # the user's own forward code, unchanged
+                net(x)
+        result = sam.result()
+        heat = result.heatmap("lif1", size=(34, 34))   # [T, B, 34, 34] in [0, 1]
+
+    Args:
+        model: any torch.nn.Module. Its code and parameters are not changed.
+        layers: which modules to record: names, types, modules, a predicate (name, module) ->
+            bool, or a list of these. None asks the installed framework adapters (entry-point
+            group ``sam_plugins.adapters``) for the model's spiking neurons.
+        gamma: decay of the temporal contribution exp(-gamma |t - t'|); default 0.5.
+        step_mode: for modules no adapter knows: 'single' (one call per time step, output
+            [B, ...]) or 'multi' (one call, output [T, B, ...]). Adapters know their own.
+        graded: accept graded spikes (any finite value; non-zero counts as a spike) from
+            modules no adapter marks as graded. Otherwise values must be 0 or 1.
+        keep_spikes: also keep the raw spikes [T, B, ...] of each layer (memory grows with T).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: LayerSpec | Sequence[LayerSpec] | None = None,
+        gamma: float = DEFAULT_GAMMA,
+        *,
+        step_mode: StepMode = "single",
+        graded: bool = False,
+        keep_spikes: bool = False,
+    ) -> None:
+        self.model = model
+        self.gamma = StreamingSAM(gamma).gamma  # validates gamma before anything is attached
+        self.keep_spikes = keep_spikes
+        generic = GenericAdapter(step_mode)
+        adapters = installed_adapters()
+        if layers is None:
+            pairs = _neurons_from_adapters(model, adapters)
+        else:
+            pairs = [
+                (n, m, owner_of(m, adapters, generic)) for n, m in resolve_layers(model, layers)
+            ]
+        self.runner: Adapter = adapter_for_model(model, adapters, generic)
+        targets = [Target(n, m, a, graded=graded or a.graded(m)) for n, m, a in pairs]
+        self.recorder = SpikeRecorder(targets)
+        self.recorder.consumers.append(self._consume)
+        self._streams = {t.name: StreamingSAM(self.gamma) for t in targets}
+        self.reset()
+
+    @property
+    def layers(self) -> list[str]:
+        """Names of the recorded layers, in model order."""
+        return [t.name for t in self.recorder.targets]
+
+    # --- attaching -----------------------------------------------------------------------
+    def attach(self) -> SpikeActivationMap:
+        """Add the forward hooks (prefer the `with` block, which always removes them)."""
+        self.recorder.attach()
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook this object added; the model is as it was."""
+        self.recorder.detach()
+
+    def __enter__(self) -> SpikeActivationMap:
+        return self.attach()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.detach()
+
+    # --- recording -----------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget what was recorded, to start a new sequence (e.g. the next batch)."""
+        self.recorder.reset()
+        for stream in self._streams.values():
+            stream.reset()
+        self._chunks: dict[str, list[Tensor]] = {name: [] for name in self._streams}
+        self._scores: dict[str, Tensor] = {}
+        self._spikes: dict[str, list[Tensor]] = {name: [] for name in self._streams}
+
+    def _consume(self, name: str, spikes: Tensor) -> None:
+        _, weighted = self._streams[name].update(spikes)  # N * S, [steps, B, ...]
+        if weighted.dim() >= 4:  # [steps, B, C, *spatial]: a map per step
+            self._chunks[name].append(weighted.sum(dim=2))
+        else:  # no spatial layout: per-neuron scores and the per-step profile
+            score = weighted.sum(dim=0)
+            self._scores[name] = score + self._scores[name] if name in self._scores else score
+            self._chunks[name].append(weighted.flatten(2).sum(dim=2))
+        if self.keep_spikes:
+            self._spikes[name].append(spikes.clone())
+
+    def result(self) -> SAMResult:
+        """The SAM of everything recorded since the last reset.
+
+        Raises if a layer emitted non-spikes, if the layers' step counts disagree, or if nothing
+        was recorded (the model was not run inside the block, or the layers are never called).
+        """
+        self.recorder.verify()
+        if not any(self._chunks.values()):
+            raise RuntimeError(
+                f"nothing was recorded from layers {self.layers}: run the model inside the "
+                "`with SpikeActivationMap(...)` block (or after attach()) before result()"
+            )
+        layers = {}
+        for name, chunks in self._chunks.items():
+            if not chunks:
+                raise RuntimeError(f"layer {name!r} was never called while recording")
+            stacked = torch.cat(chunks)
+            spatial = name not in self._scores
+            layers[name] = LayerSAM(
+                name=name,
+                maps=stacked if spatial else None,
+                scores=None if spatial else self._scores[name],
+                profile=stacked.flatten(2).sum(dim=2) if spatial else stacked,
+                spikes=torch.cat(self._spikes[name]) if self.keep_spikes else None,
+            )
+        return SAMResult(layers, self.gamma)
+
+    def attribute(self, inputs: Tensor) -> SAMResult:
+        """Reset the model and SAM, run the model over `inputs` [T, B, ...] with the adapter's
+        default runner (no gradients), and return the result with `outputs` set."""
+        if not isinstance(inputs, Tensor) or inputs.dim() < 2:
+            raise ValueError(
+                "inputs must be a tensor shaped [T, B, ...] (time first), found "
+                f"{tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__}"
+            )
+        was_attached = self.recorder.attached
+        if not was_attached:
+            self.attach()
+        try:
+            self.runner.reset(self.model)
+            self.reset()
+            with torch.no_grad():
+                outputs = self.runner.run(self.model, inputs)
+            result = self.result()
+        finally:
+            if not was_attached:
+                self.detach()
+        result.outputs = outputs
+        return result
+
+
+def explain(
+    model: nn.Module,
+    inputs: Tensor,
+    layers: LayerSpec | Sequence[LayerSpec] | None = None,
+    gamma: float = DEFAULT_GAMMA,
+    **options: Any,
+) -> SAMResult:
+    """SAM for `inputs` [T, B, ...] in one call: reset the model the framework's way, run it
+    over time with the framework's default runner, return the result (its `outputs` holds what
+    the model returned). Options are those of `SpikeActivationMap`."""
+    return SpikeActivationMap(model, layers, gamma, **options).attribute(inputs)
+
+
+def _neurons_from_adapters(
+    model: nn.Module, adapters: Sequence[Adapter]
+) -> list[tuple[str, nn.Module, Adapter]]:
+    found: dict[int, tuple[str, nn.Module, Adapter]] = {}
+    for adapter in adapters:
+        for name, module in adapter.neuron_modules(model):
+            found.setdefault(id(module), (name, module, adapter))
+    if not found:
+        names = ", ".join(a.name for a in adapters) or "none installed"
+        raise LookupError(
+            f"no spiking neuron modules found in {type(model).__name__} by the installed adapters "
+            f"({names}). Install the adapter of your framework (sam-plugins-snntorch, "
+            "sam-plugins-spikingjelly) or pass layers=[...] (module names, types or a predicate)."
+        )
+    order = {id(m): i for i, (_, m) in enumerate(model.named_modules())}
+    return sorted(found.values(), key=lambda t: order[id(t[1])])
