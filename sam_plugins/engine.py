@@ -41,45 +41,79 @@ class StreamingSAM:
     """Online SAM state of one layer: feed it spikes step by step, get maps step by step.
 
     Holds N for the next step ([B, ...], one layer's worth of memory), never the spike history.
+    Pass ``binary=True`` only for spikes known to be 0/1: they then serve as their own spike
+    indicator, which saves a comparison per step.
     """
 
     def __init__(self, gamma: float = DEFAULT_GAMMA) -> None:
         self.gamma = _check_gamma(gamma)
         self.decay = math.exp(-self.gamma)
-        self.next_n: Tensor | None = None  # N[t] for the step about to come
+        # P[t] = N[t] / decay for the step about to come, so that the update
+        # P[t+1] = decay * P[t] + [S[t] != 0] is a single fused kernel.
+        self.state: Tensor | None = None
+        self._scratch: Tensor | None = None  # reused for P * S, so no step allocates a layer
         self.steps = 0
 
     def reset(self) -> None:
-        self.next_n = None
+        self.state = None
         self.steps = 0
 
-    def update(self, spikes: Tensor) -> tuple[Tensor, Tensor]:
-        """Advance over `spikes` [steps, B, ...]; return (N, N * S), both [steps, B, ...]."""
+    def _start(self, spikes: Tensor) -> Tensor:
         if spikes.dim() < 2:
             raise ValueError(
                 f"spikes must be shaped [steps, batch, ...], found shape {tuple(spikes.shape)}"
             )
-        dtype = score_dtype(spikes.dtype)
-        s = spikes.to(dtype)
-        n = self.next_n
-        if n is not None and n.shape != s.shape[1:]:
+        if self.state is not None and self.state.shape != spikes.shape[1:]:
             raise ValueError(
-                f"spikes of shape {tuple(s.shape[1:])} per step do not continue the earlier "
-                f"steps of shape {tuple(n.shape)}; call reset() between sequences"
+                f"spikes of shape {tuple(spikes.shape[1:])} per step do not continue the "
+                f"earlier steps of shape {tuple(self.state.shape)}; call reset() between sequences"
             )
-        if n is None:
-            n = torch.zeros(s.shape[1:], dtype=dtype, device=s.device)
-        if s.shape[0] == 1:  # the single-step hot path: no copy of N
-            contributions = n.unsqueeze(0)
-            n = torch.add(n, s[0] != 0).mul_(self.decay)
+        self.steps += spikes.shape[0]
+        return spikes.to(score_dtype(spikes.dtype))
+
+    def _advance(self, s_t: Tensor, binary: bool) -> None:
+        """P[t+1] = decay * P[t] + [S[t] != 0], in place (P[1] = [S[0] != 0])."""
+        fired = s_t if binary else (s_t != 0).to(s_t.dtype)
+        if self.state is None:
+            self.state = fired.clone() if fired is s_t else fired
         else:
-            contributions = torch.empty_like(s)
-            for t in range(s.shape[0]):
-                contributions[t] = n
-                n = torch.add(n, s[t] != 0).mul_(self.decay)
-        self.next_n = n
-        self.steps += s.shape[0]
-        return contributions, contributions * s
+            torch.add(fired, self.state, alpha=self.decay, out=self.state)
+
+    def contributions(self, spikes: Tensor, binary: bool = False) -> Tensor:
+        """Advance over `spikes` [steps, B, ...]; return N for those steps, [steps, B, ...]."""
+        s = self._start(spikes)
+        out = torch.zeros_like(s)
+        for t in range(s.shape[0]):
+            if self.state is not None:
+                torch.mul(self.state, self.decay, out=out[t])
+            self._advance(s[t], binary)
+        return out
+
+    def update(self, spikes: Tensor, binary: bool = False) -> Tensor:
+        """Advance over `spikes` [steps, B, ...]; return N * S of those steps, summed over the
+        channel axis where there is a spatial layout: [steps, B, *spatial] for spikes
+        [steps, B, C, *spatial], else [steps, B, K] unreduced for spikes [steps, B, K]."""
+        s = self._start(spikes)
+        spatial = s.dim() >= 4
+        out = []
+        for t in range(s.shape[0]):
+            if self.state is None:  # N[0] = 0
+                out.append(s.new_zeros((s.shape[1], *s.shape[3:]) if spatial else s.shape[1:]))
+            else:  # N * S = decay * P * S, taken before P moves on
+                if spatial:  # channel sum of P * S, the product in a reused buffer
+                    scratch = self._scratch
+                    if scratch is None or _layout(scratch) != _layout(self.state):
+                        scratch = self._scratch = torch.empty_like(self.state)
+                    weighted = torch.mul(self.state, s[t], out=scratch).sum(dim=1)
+                else:
+                    weighted = self.state * s[t]
+                out.append(weighted.mul_(self.decay))
+            self._advance(s[t], binary)
+        return out[0].unsqueeze(0) if len(out) == 1 else torch.stack(out)
+
+
+def _layout(x: Tensor) -> tuple:
+    return x.shape, x.dtype, x.device
 
 
 def neuronal_contribution(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor:
@@ -93,7 +127,7 @@ def neuronal_contribution(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tenso
         N, [T, B, ...] (float32, or float64 for float64 input): for each neuron and step t the sum
         of exp(-gamma * (t - t')) over its earlier spike times t' < t. N[0] = 0.
     """
-    return StreamingSAM(gamma).update(spikes)[0]
+    return StreamingSAM(gamma).contributions(spikes)
 
 
 def spike_activation_map(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor:
@@ -112,4 +146,4 @@ def spike_activation_map(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor
             f"spatial axis), found shape {tuple(spikes.shape)}; use neuronal_contribution for "
             "layers without spatial layout"
         )
-    return StreamingSAM(gamma).update(spikes)[1].sum(dim=2)
+    return StreamingSAM(gamma).update(spikes)

@@ -105,10 +105,11 @@ class SpikeActivationMap:
         self._scores: dict[str, Tensor] = {}
         self._spikes: dict[str, list[Tensor]] = {name: [] for name in self._streams}
 
-    def _consume(self, name: str, spikes: Tensor) -> None:
-        _, weighted = self._streams[name].update(spikes)  # N * S, [steps, B, ...]
-        if weighted.dim() >= 4:  # [steps, B, C, *spatial]: a map per step
-            self._chunks[name].append(weighted.sum(dim=2))
+    def _consume(self, target: Target, spikes: Tensor) -> None:
+        name = target.name
+        weighted = self._streams[name].update(spikes, binary=not target.graded)
+        if spikes.dim() >= 4:  # [steps, B, C, *spatial]: weighted is a map per step
+            self._chunks[name].append(weighted)
         else:  # no spatial layout: per-neuron scores and the per-step profile
             score = weighted.sum(dim=0)
             self._scores[name] = score + self._scores[name] if name in self._scores else score

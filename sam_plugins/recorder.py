@@ -5,7 +5,7 @@ streamed to consumers. It stores nothing itself; consumers keep what they were a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -13,8 +13,8 @@ from torch.utils.hooks import RemovableHandle
 
 from .adapter import Adapter
 
-Consumer = Callable[[str, Tensor], None]
-"""Called as consumer(layer_name, spikes) with spikes [steps, B, ...] of one call, detached."""
+Consumer = Callable[["Target", Tensor], None]
+"""Called as consumer(target, spikes) with spikes [steps, B, ...] of one call, detached."""
 
 
 class SpikeShapeError(ValueError):
@@ -35,14 +35,18 @@ class Target:
     graded: bool = False
     steps: int = 0
     step_shape: tuple[int, ...] | None = None
-    # Running checks kept on the spikes' device, so that recording never waits for the GPU.
-    bad_values: Tensor | None = field(default=None, repr=False)
-    low: Tensor | None = field(default=None, repr=False)
-    high: Tensor | None = field(default=None, repr=False)
+    checked: bool = False  # a call with spikes in it passed the full value check
 
     def reset(self) -> None:
-        self.steps, self.step_shape = 0, None
-        self.bad_values = self.low = self.high = None
+        self.steps, self.step_shape, self.checked = 0, None, False
+
+    def not_spikes(self, low: float, high: float) -> NotSpikesError:
+        expected = "finite values (graded spikes)" if self.graded else "values in {0, 1}"
+        return NotSpikesError(
+            f"layer {self.name!r} ({type(self.module).__name__}) does not emit spikes: expected "
+            f"{expected}, found values from {low:g} to {high:g}. Record the neuron module itself "
+            "rather than the layer before it, or pass graded=True if it emits graded spikes."
+        )
 
 
 class SpikeRecorder:
@@ -82,7 +86,7 @@ class SpikeRecorder:
                 spikes = target.adapter.to_spikes(module, output).detach()
                 self._check(target, spikes)
                 for consume in self.consumers:
-                    consume(target.name, spikes)
+                    consume(target, spikes)
             # returning None leaves the model's output untouched
 
         return hook
@@ -108,28 +112,19 @@ class SpikeRecorder:
                 f"(read as {target.adapter.step_mode(target.module)!r}-step)"
             )
         target.steps += spikes.shape[0]
-        # Value checks stay on the device; verify() reads them once at the end.
-        if target.graded:
-            bad = ~torch.isfinite(spikes).all() if spikes.is_floating_point() else None
-        else:
-            bad = ((spikes != 0) & (spikes != 1)).any()
-        if bad is not None:
-            target.bad_values = bad if target.bad_values is None else target.bad_values | bad
-            low, high = torch.aminmax(spikes.float())
-            target.low = low if target.low is None else torch.minimum(target.low, low)
-            target.high = high if target.high is None else torch.maximum(target.high, high)
+        if spikes.dtype == torch.bool:
+            return
+        # Full value check until a call that has spikes in it passes: a layer that is not a
+        # neuron layer (or emits graded values) shows it at once, and later steps cost nothing.
+        if not target.checked:
+            bad = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
+            if bad.any():
+                low, high = torch.aminmax(spikes.float())
+                raise target.not_spikes(float(low), float(high))
+            target.checked = bool(spikes.any())
 
     def verify(self) -> None:
-        """Raise if a layer emitted non-spikes or the layers' step counts disagree."""
-        for target in self.targets:
-            if target.bad_values is not None and bool(target.bad_values):
-                expected = "finite values (graded spikes)" if target.graded else "values in {0, 1}"
-                raise NotSpikesError(
-                    f"layer {target.name!r} ({type(target.module).__name__}) does not emit spikes: "
-                    f"expected {expected}, found values from {float(target.low):g} to "
-                    f"{float(target.high):g}. Record the neuron module itself rather than the "
-                    "layer before it, or pass graded=True if it emits graded spikes."
-                )
+        """Raise if the layers' step counts disagree."""
         counts = {t.name: t.steps for t in self.targets if t.steps}
         if len(set(counts.values())) > 1:
             raise SpikeShapeError(

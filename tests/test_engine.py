@@ -65,10 +65,9 @@ def test_all_zero_input_gives_zero_maps():
 def test_streaming_in_chunks_equals_one_call():
     spikes = (torch.rand(17, 2, 3, 4, 4) < 0.3).float()
     stream = StreamingSAM(0.4)
-    parts = [
-        stream.update(chunk)[1] for chunk in (spikes[:1], spikes[1:6], spikes[6:7], spikes[7:])
-    ]
-    torch.testing.assert_close(torch.cat(parts), StreamingSAM(0.4).update(spikes)[1])
+    parts = [stream.update(chunk) for chunk in (spikes[:1], spikes[1:6], spikes[6:7], spikes[7:])]
+    torch.testing.assert_close(torch.cat(parts), StreamingSAM(0.4).update(spikes))
+    torch.testing.assert_close(torch.cat(parts), StreamingSAM(0.4).update(spikes, binary=True))
     assert stream.steps == 17
 
 

@@ -8,7 +8,7 @@ from plain_snn import ConvSNN
 
 from sam_plugins import SpikeActivationMap, explain, installed_adapters
 
-PLUGIN = '''
+PLUGIN = """
 from sam_plugins import Adapter
 from plain_snn import PlainLIF
 
@@ -30,7 +30,7 @@ class PlainAdapter(Adapter):
 
 def broken():
     raise ImportError("framework not installed")
-'''
+"""
 
 
 @pytest.fixture

@@ -145,14 +145,32 @@ def test_layers_by_predicate_and_module_object():
 
 def test_non_spike_output_is_refused_with_what_was_found():
     net, x = ConvSNN(), make_input()
-    with SpikeActivationMap(net, layers=["conv1"]) as sam:
+    with (
+        pytest.raises(NotSpikesError, match=r"'conv1'.*expected values in \{0, 1\}, found values"),
+        SpikeActivationMap(net, layers=["conv1"]),
+    ):
         run_single(net, x)
-    with pytest.raises(NotSpikesError, match=r"'conv1'.*expected values in \{0, 1\}, found values"):
-        sam.result()
+    assert hook_count(net) == 0
     # graded=True accepts any finite value
     with SpikeActivationMap(net, layers=["conv1"], graded=True) as sam:
         run_single(net, x)
     assert sam.result()["conv1"].maps.shape == (T, B, 16, 16)
+
+
+def test_layer_is_checked_until_its_first_spiking_call():
+    values = iter([0.0, 0.0, 3.0])  # silent at first, then a 3: refused when it shows
+
+    class Late(torch.nn.Module):
+        def forward(self, x):
+            return torch.full_like(x, next(values))
+
+    net = torch.nn.Sequential(Late())
+    with (
+        pytest.raises(NotSpikesError, match="found values from 3 to 3"),
+        SpikeActivationMap(net, layers=["0"]),
+    ):
+        for _ in range(3):
+            net(torch.zeros(2, 3, 4, 4))
 
 
 def test_disagreeing_step_counts_are_refused():

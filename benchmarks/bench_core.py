@@ -1,0 +1,108 @@
+"""Core benchmark (not a test): engine vs the literal double sum, and the cost of attaching SAM.
+
+    python benchmarks/bench_core.py [--device cpu|cuda] [--repeats 7]
+
+Prints, from one run on one machine:
+  1. streaming engine vs literal O(T^2) sum at T = 8, 32, 128 (layer [B=8, C=16, 16, 16]);
+  2. conv SNNs at T = 32, batch 32, input 2x32x32: median wall time of the plain forward and
+     of the same forward with SpikeActivationMap attached to all neuron layers, and the ratio.
+     Runs are interleaved so that drift in machine load hits both alike.
+     - dvs_vgg: [conv3x3-BN-LIF-maxpool] x 3 (32/64/128 channels) -> fc -> LIF, the usual
+       event-camera SNN;
+     - minimal: conv(16)-LIF-avgpool-conv(32)-LIF-avgpool-fc-LIF, almost no compute besides
+       the neurons: the worst case for any per-neuron recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import ConvSNN, PlainLIF, dvs_vgg  # noqa: E402
+
+from sam_plugins import SpikeActivationMap, spike_activation_map  # noqa: E402
+from sam_plugins.reference import literal_spike_activation_map  # noqa: E402
+
+
+def timed(fn, device: str) -> float:
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def median_time(fn, device: str, repeats: int) -> float:
+    fn()  # warm-up
+    return statistics.median(timed(fn, device) for _ in range(repeats))
+
+
+def bench_engine(device: str, repeats: int) -> None:
+    print("engine: streaming vs literal double sum, spikes [T, 8, 16, 16, 16]")
+    print(f"{'T':>5} {'streaming ms':>13} {'literal ms':>11} {'speed-up':>9}")
+    for steps in (8, 32, 128):
+        spikes = (torch.rand(steps, 8, 16, 16, 16, device=device) < 0.2).float()
+        fast = median_time(lambda s=spikes: spike_activation_map(s, 0.5), device, repeats)
+        slow = median_time(
+            lambda s=spikes: literal_spike_activation_map(s, 0.5), device, max(1, repeats // 3)
+        )
+        print(f"{steps:>5} {fast * 1e3:>13.2f} {slow * 1e3:>11.2f} {slow / fast:>8.1f}x")
+
+
+def bench_attached(name, net, device: str, repeats: int, steps: int = 32, batch: int = 32):
+    net = net.to(device).eval()
+    neurons = [m for m in net.modules() if isinstance(m, PlainLIF)]
+    x = (torch.rand(steps, batch, 2, 32, 32, device=device) < 0.3).float() * 2
+
+    def forward():
+        for m in neurons:
+            m.reset()
+        with torch.no_grad():
+            for xt in x:
+                net(xt)
+
+    sam = SpikeActivationMap(net, layers=[PlainLIF])
+
+    def forward_with_sam():
+        sam.reset()
+        with sam:
+            forward()
+        sam.result()
+
+    plain_times, sam_times = [], []
+    forward(), forward_with_sam()  # warm-up
+    for _ in range(repeats):
+        plain_times.append(timed(forward, device))
+        sam_times.append(timed(forward_with_sam, device))
+    plain, attached = statistics.median(plain_times), statistics.median(sam_times)
+    print(
+        f"{name:>8} {len(neurons):>7} {plain * 1e3:>10.1f} {attached * 1e3:>10.1f} "
+        f"{attached / plain:>7.3f}x"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}\n")
+    bench_engine(args.device, args.repeats)
+    print(
+        f"\nSAM attached vs plain forward, T=32, batch=32, input 2x32x32, median of {args.repeats}"
+    )
+    print(f"{'model':>8} {'neurons':>7} {'plain ms':>10} {'+SAM ms':>10} {'ratio':>8}")
+    bench_attached("dvs_vgg", dvs_vgg(), args.device, args.repeats)
+    bench_attached("minimal", ConvSNN(size=32, width=16), args.device, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
