@@ -71,8 +71,9 @@ class Adapter:
         """Reset the model's neuron state before a new sequence (nothing for plain torch)."""
 
     def run(self, model: nn.Module, inputs: Tensor) -> Any:
-        """Run `model` over `inputs` [T, B, ...]: one call per step along dim 0, outputs stacked."""
-        return torch.stack([_first_tensor(model(x)) for x in inputs])
+        """Run `model` over `inputs` [T, B, ...]: one call per step along dim 0, outputs stacked
+        along a new time axis (tuples of outputs element by element)."""
+        return stack_outputs([model(x) for x in inputs])
 
 
 class GenericAdapter(Adapter):
@@ -90,10 +91,14 @@ class GenericAdapter(Adapter):
         return model(inputs) if self._step_mode == "multi" else super().run(model, inputs)
 
 
-def _first_tensor(output: Any) -> Tensor:
-    if isinstance(output, (tuple, list)):
-        return output[0]
-    return output
+def stack_outputs(outputs: list[Any]) -> Any:
+    """Stack per-step outputs along a new dim 0: tensors directly, tuples element-wise."""
+    first = outputs[0]
+    if isinstance(first, Tensor):
+        return torch.stack(outputs)
+    if isinstance(first, (tuple, list)):
+        return type(first)(stack_outputs(list(parts)) for parts in zip(*outputs, strict=True))
+    return outputs
 
 
 @cache

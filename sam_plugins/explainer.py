@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -144,9 +144,14 @@ class SpikeActivationMap:
             )
         return SAMResult(layers, self.gamma)
 
-    def attribute(self, inputs: Tensor) -> SAMResult:
-        """Reset the model and SAM, run the model over `inputs` [T, B, ...] with the adapter's
-        default runner (no gradients), and return the result with `outputs` set."""
+    def attribute(
+        self, inputs: Tensor, run: Callable[[nn.Module, Tensor], Any] | None = None
+    ) -> SAMResult:
+        """Reset the model and SAM, run the model over `inputs` [T, B, ...] (no gradients) and
+        return the result with `outputs` set.
+
+        `run(model, inputs)` replaces the adapter's default runner, for models that need their
+        own call (extra arguments, a different time layout)."""
         if not isinstance(inputs, Tensor) or inputs.dim() < 2:
             raise ValueError(
                 "inputs must be a tensor shaped [T, B, ...] (time first), found "
@@ -159,7 +164,7 @@ class SpikeActivationMap:
             self.runner.reset(self.model)
             self.reset()
             with torch.no_grad():
-                outputs = self.runner.run(self.model, inputs)
+                outputs = (run or self.runner.run)(self.model, inputs)
             result = self.result()
         finally:
             if not was_attached:
@@ -173,12 +178,13 @@ def explain(
     inputs: Tensor,
     layers: LayerSpec | Sequence[LayerSpec] | None = None,
     gamma: float = DEFAULT_GAMMA,
+    run: Callable[[nn.Module, Tensor], Any] | None = None,
     **options: Any,
 ) -> SAMResult:
     """SAM for `inputs` [T, B, ...] in one call: reset the model the framework's way, run it
-    over time with the framework's default runner, return the result (its `outputs` holds what
-    the model returned). Options are those of `SpikeActivationMap`."""
-    return SpikeActivationMap(model, layers, gamma, **options).attribute(inputs)
+    over time with the framework's default runner (or `run(model, inputs)`), return the result
+    (its `outputs` holds what the model returned). Options are those of `SpikeActivationMap`."""
+    return SpikeActivationMap(model, layers, gamma, **options).attribute(inputs, run)
 
 
 def _neurons_from_adapters(

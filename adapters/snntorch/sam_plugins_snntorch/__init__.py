@@ -1,0 +1,84 @@
+"""snnTorch adapter for sam-plugins.
+
+Finds snnTorch's spiking neurons, reads the spikes out of each call (the output itself with
+``init_hidden=True``, the first element of ``(spk, mem)`` / ``(spk, syn, mem)`` tuples otherwise),
+knows which neurons take the whole sequence in one call, and resets hidden state the snnTorch way.
+
+Supported (snnTorch 1.0): Leaky, Synaptic, Alpha, Lapicque, RLeaky, RSynaptic, SConv2dLSTM,
+SLSTM, DeltaLeaky (one call per step); LeakyParallel, and StateLeaky / LinearLeaky with
+``output=True`` (one call for the whole [T, B, ...] sequence). Left out: StateLeaky /
+LinearLeaky with ``output=False`` (they return the membrane, no spikes) and AssociativeLeaky (it
+returns a learned projection of its spikes, not the spikes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from snntorch import _neurons as sn
+from torch import Tensor, nn
+
+from sam_plugins import Adapter
+
+SINGLE_STEP = (
+    sn.Leaky,
+    sn.Synaptic,
+    sn.Alpha,
+    sn.Lapicque,
+    sn.RLeaky,
+    sn.RSynaptic,
+    sn.SConv2dLSTM,
+    sn.SLSTM,
+    sn.DeltaLeaky,
+)
+MULTI_STEP_ALWAYS_SPIKING = (sn.LeakyParallel,)
+MULTI_STEP_IF_OUTPUT = (sn.StateLeaky,)  # LinearLeaky is a StateLeaky
+UNSUPPORTED = (sn.AssociativeLeaky,)
+
+__all__ = ["SnnTorchAdapter"]
+
+
+class SnnTorchAdapter(Adapter):
+    """Adapter for snnTorch 1.0 neurons (see the module docstring for the list)."""
+
+    name = "snntorch"
+
+    def owns(self, module: nn.Module) -> bool:
+        if isinstance(module, MULTI_STEP_IF_OUTPUT):
+            return bool(module.output)  # without output=True it returns the membrane only
+        return isinstance(module, SINGLE_STEP + MULTI_STEP_ALWAYS_SPIKING)
+
+    def neuron_modules(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
+        return [(n, m) for n, m in model.named_modules() if n and self.owns(m)]
+
+    def step_mode(self, module: nn.Module) -> str:
+        multi = MULTI_STEP_ALWAYS_SPIKING + MULTI_STEP_IF_OUTPUT
+        return "multi" if isinstance(module, multi) else "single"
+
+    def graded(self, module: nn.Module) -> bool:
+        factor = getattr(module, "graded_spikes_factor", None)
+        if factor is None:
+            return False
+        return isinstance(factor, nn.Parameter) or not bool(torch.all(factor == 1))
+
+    def reset(self, model: nn.Module) -> None:
+        """Zero the hidden state of every init_hidden neuron in `model` (nested ones too),
+        as snntorch.utils.reset does for top-level ones."""
+        for _, module in self.neuron_modules(model):
+            if getattr(module, "init_hidden", False) and hasattr(module, "reset_mem"):
+                module.reset_mem()
+                for state in ("mem", "syn", "spk"):
+                    value = getattr(module, state, None)
+                    if isinstance(value, Tensor):
+                        setattr(module, state, value.detach())
+
+    def run(self, model: nn.Module, inputs: Tensor) -> Any:
+        """One call with the whole sequence when the model handles time itself (it has neurons
+        that take [T, B, ...], or neurons with init_hidden=False, whose state only the model's
+        own forward can thread through its time loop); else one call per step along dim 0."""
+        neurons = [m for _, m in self.neuron_modules(model)]
+        handles_time = any(self.step_mode(m) == "multi" for m in neurons) or any(
+            not getattr(m, "init_hidden", True) for m in neurons
+        )
+        return model(inputs) if handles_time else super().run(model, inputs)
