@@ -13,9 +13,14 @@ for checking.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
+
+CHUNK = 16
+"""Steps of a multi-step call processed together: P for them is built step by step (one fused
+kernel each), the product and channel sum run once per chunk. Bounds the extra memory."""
 
 DEFAULT_GAMMA = 0.5
 """Default decay of the temporal spike contribution exp(-gamma * |t - t'|).
@@ -71,45 +76,44 @@ class StreamingSAM:
         self.steps += spikes.shape[0]
         return spikes.to(score_dtype(spikes.dtype))
 
-    def _advance(self, s_t: Tensor, binary: bool) -> None:
-        """P[t+1] = decay * P[t] + [S[t] != 0], in place (P[1] = [S[0] != 0])."""
-        fired = s_t if binary else (s_t != 0).to(s_t.dtype)
-        if self.state is None:
-            self.state = fired.clone() if fired is s_t else fired
-        else:
-            torch.add(fired, self.state, alpha=self.decay, out=self.state)
+    def _chunks(self, s: Tensor, binary: bool) -> Iterator[tuple[Tensor, Tensor]]:
+        """Walk `s` [steps, B, ...] in chunks of up to CHUNK steps; yield (chunk, P of its
+        steps). The state moves on after the caller has used P."""
+        for start in range(0, s.shape[0], CHUNK):
+            chunk = s[start : start + CHUNK]
+            fired = chunk if binary else (chunk != 0).to(chunk.dtype)
+            if self.state is None:
+                self.state = torch.zeros_like(chunk[0])
+            if chunk.shape[0] == 1:  # single step: P is the state itself, no copy
+                p = self.state.unsqueeze(0)
+            else:  # P[t+1] = decay * P[t] + [S[t] != 0], one fused kernel per step
+                p = torch.empty_like(chunk)
+                p[0] = self.state
+                for i in range(1, chunk.shape[0]):
+                    torch.add(fired[i - 1], p[i - 1], alpha=self.decay, out=p[i])
+            yield chunk, p
+            torch.add(fired[-1], p[-1], alpha=self.decay, out=self.state)
 
     def contributions(self, spikes: Tensor, binary: bool = False) -> Tensor:
         """Advance over `spikes` [steps, B, ...]; return N for those steps, [steps, B, ...]."""
         s = self._start(spikes)
-        out = torch.zeros_like(s)
-        for t in range(s.shape[0]):
-            if self.state is not None:
-                torch.mul(self.state, self.decay, out=out[t])
-            self._advance(s[t], binary)
-        return out
+        return torch.cat([p * self.decay for _, p in self._chunks(s, binary)])
 
     def update(self, spikes: Tensor, binary: bool = False) -> Tensor:
         """Advance over `spikes` [steps, B, ...]; return N * S of those steps, summed over the
         channel axis where there is a spatial layout: [steps, B, *spatial] for spikes
         [steps, B, C, *spatial], else [steps, B, K] unreduced for spikes [steps, B, K]."""
         s = self._start(spikes)
-        spatial = s.dim() >= 4
         out = []
-        for t in range(s.shape[0]):
-            if self.state is None:  # N[0] = 0
-                out.append(s.new_zeros((s.shape[1], *s.shape[3:]) if spatial else s.shape[1:]))
-            else:  # N * S = decay * P * S, taken before P moves on
-                if spatial:  # channel sum of P * S, the product in a reused buffer
-                    scratch = self._scratch
-                    if scratch is None or _layout(scratch) != _layout(self.state):
-                        scratch = self._scratch = torch.empty_like(self.state)
-                    weighted = torch.mul(self.state, s[t], out=scratch).sum(dim=1)
-                else:
-                    weighted = self.state * s[t]
-                out.append(weighted.mul_(self.decay))
-            self._advance(s[t], binary)
-        return out[0].unsqueeze(0) if len(out) == 1 else torch.stack(out)
+        for chunk, p in self._chunks(s, binary):  # N * S = decay * P * S
+            if s.dim() >= 4:  # the product goes to a reused buffer, then the channel sum
+                if self._scratch is None or _layout(self._scratch) != _layout(chunk):
+                    self._scratch = torch.empty_like(chunk)
+                weighted = torch.mul(p, chunk, out=self._scratch).sum(dim=2)
+            else:
+                weighted = p * chunk
+            out.append(weighted.mul_(self.decay))
+        return out[0] if len(out) == 1 else torch.cat(out)
 
 
 def _layout(x: Tensor) -> tuple:
