@@ -45,7 +45,8 @@ def score_dtype(dtype: torch.dtype) -> torch.dtype:
 class StreamingSAM:
     """Online SAM state of one layer: feed it spikes step by step, get maps step by step.
 
-    Holds N for the next step ([B, ...], one layer's worth of memory), never the spike history.
+    Holds the state for the next step ([B, ...], one layer's worth of memory) and one reused
+    product buffer, never the spike history.
     Pass ``binary=True`` only for spikes known to be 0/1: they then serve as their own spike
     indicator, which saves a comparison per step.
     """
