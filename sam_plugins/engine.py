@@ -37,6 +37,12 @@ def _check_gamma(gamma: float) -> float:
     return gamma
 
 
+def has_spatial_layout(spikes: Tensor) -> bool:
+    """Whether spikes [steps, B, ...] have channels and a spatial axis ([steps, B, C, H, ...]),
+    so that SAM gives a map per step rather than per-neuron scores."""
+    return spikes.dim() >= 4
+
+
 def score_dtype(dtype: torch.dtype) -> torch.dtype:
     """The floating dtype scores are computed in: float64 stays, everything else is float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32
@@ -107,7 +113,7 @@ class StreamingSAM:
         s = self._start(spikes)
         out = []
         for chunk, p in self._chunks(s, binary):  # N * S = decay * P * S
-            if s.dim() >= 4:  # the product goes to a reused buffer, then the channel sum
+            if has_spatial_layout(s):  # the product goes to a reused buffer, then the channel sum
                 if self._scratch is None or _layout(self._scratch) != _layout(chunk):
                     self._scratch = torch.empty_like(chunk)
                 weighted = torch.mul(p, chunk, out=self._scratch).sum(dim=2)
@@ -145,7 +151,7 @@ def spike_activation_map(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor
     Returns:
         [T, B, H, W] (or [T, B, *spatial]) raw maps, not normalised.
     """
-    if spikes.dim() < 4:
+    if not has_spatial_layout(spikes):
         raise ValueError(
             "spike_activation_map needs spikes shaped [T, B, C, H, W] (channels and at least one "
             f"spatial axis), found shape {tuple(spikes.shape)}; use neuronal_contribution for "

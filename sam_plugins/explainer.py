@@ -16,7 +16,7 @@ from .adapter import (
     installed_adapters,
     owner_of,
 )
-from .engine import DEFAULT_GAMMA, StreamingSAM
+from .engine import DEFAULT_GAMMA, StreamingSAM, has_spatial_layout
 from .layers import LayerSpec, resolve_layers
 from .recorder import SpikeRecorder, Target
 from .result import LayerSAM, SAMResult
@@ -108,7 +108,7 @@ class SpikeActivationMap:
     def _consume(self, target: Target, spikes: Tensor) -> None:
         name = target.name
         weighted = self._streams[name].update(spikes, binary=not target.graded)
-        if spikes.dim() >= 4:  # [steps, B, C, *spatial]: weighted is a map per step
+        if has_spatial_layout(spikes):  # weighted is a map per step
             self._chunks[name].append(weighted)
         else:  # no spatial layout: per-neuron scores and the per-step profile
             score = weighted.sum(dim=0)
