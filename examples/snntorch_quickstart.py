@@ -12,10 +12,9 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import snntorch as snn
 import torch
-import torch.nn.functional as F
+from digits import load_digits, split
 from snntorch import functional as SF
 from snntorch import spikegen, utils
 from torch import nn
@@ -23,15 +22,7 @@ from torch import nn
 from sam_plugins import explain
 from sam_plugins.render import save_time_grid
 
-DATA = Path(__file__).parent / "data" / "digits.npz"
 STEPS = 16
-
-
-def load_digits(size: int = 16):
-    data = np.load(DATA)
-    images = torch.from_numpy(data["images"]).float().unsqueeze(1) / 16.0
-    images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
-    return images.clamp(0, 1), torch.from_numpy(data["labels"]).long()
 
 
 def make_net() -> nn.Module:
@@ -77,8 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
 
-    images, labels = load_digits()
-    train_x, train_y, test_x, test_y = images[:1500], labels[:1500], images[1500:], labels[1500:]
+    train_x, train_y, test_x, test_y = split(*load_digits())
     net = make_net()
     epochs = train(net, train_x, train_y, args.seconds)
     with torch.no_grad():
