@@ -2,7 +2,7 @@
 
     python examples/snntorch_quickstart.py [--out examples/output/snntorch]
 
-Data: the 8x8 handwritten digits shipped in examples/data/digits.npz (scikit-learn's copy of the
+Data: the 8x8 handwritten digits shipped in sam_plugins/data/digits.npz (scikit-learn's copy of the
 UCI set), upsampled to 16x16 and rate-coded into spikes over T steps with snntorch.spikegen.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import snntorch as snn
 import torch
-from digits import load_digits, split
 from snntorch import functional as SF
 from snntorch import spikegen, utils
 from torch import nn
 
 from sam_plugins import explain
+from sam_plugins.datasets import load_digits, split
 from sam_plugins.render import save_time_grid
 
 STEPS = 16

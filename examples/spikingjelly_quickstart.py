@@ -3,7 +3,7 @@ SAM, save PNGs.
 
     python examples/spikingjelly_quickstart.py [--out examples/output/spikingjelly]
 
-Data: the digits bundled in examples/data/digits.npz, upsampled to 16x16 and Poisson-coded into
+Data: the digits shipped in sam_plugins/data/digits.npz, upsampled to 16x16 and Poisson-coded into
 spikes over T steps with spikingjelly's PoissonEncoder. The network and training follow
 SpikingJelly's conv_fashion_mnist tutorial: layer.* modules in step_mode='m', LIF neurons with
 the ATan surrogate, MSE between firing rate and one-hot label, functional.reset_net per batch.
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from digits import load_digits, split
 from spikingjelly.activation_based import encoding, functional, layer, neuron, surrogate
 from torch import nn
 
 from sam_plugins import explain
+from sam_plugins.datasets import load_digits, split
 from sam_plugins.render import save_time_grid
 
 STEPS = 16
