@@ -50,7 +50,8 @@ def save_time_grid(
     """PNG grid of heat maps over inputs: one row per sample, one column per time step.
 
     Args:
-        images: [N, H, W] inputs to draw under the maps.
+        images: inputs to draw under the maps: [N, H, W] grey, [N, H, W, 3] RGB, or
+            [T, N, H, W, 3] RGB, one per step (e.g. event frames).
         heatmaps: [T, N, H, W] in [0, 1].
         row_titles: N labels for the rows.
         step_stride: draw every k-th step.
@@ -61,6 +62,9 @@ def save_time_grid(
     import matplotlib.pyplot as plt
 
     heat = _array(heatmaps)
+    backgrounds = _array(images)
+    if backgrounds.ndim != 5:
+        backgrounds = np.broadcast_to(backgrounds, (heat.shape[0], *backgrounds.shape))
     steps = list(range(0, heat.shape[0], step_stride))
     rows = heat.shape[1]
     fig, axes = plt.subplots(
@@ -69,7 +73,7 @@ def save_time_grid(
     for r in range(rows):
         for c, t in enumerate(steps):
             ax = axes[r][c]
-            ax.imshow(show_sam_on_image(images[r], heat[t, r], alpha))
+            ax.imshow(show_sam_on_image(backgrounds[t, r], heat[t, r], alpha))
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(f"t={t}", fontsize=8)

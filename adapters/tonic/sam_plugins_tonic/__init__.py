@@ -1,0 +1,90 @@
+"""Event-camera data for sam-plugins through tonic.
+
+- `frame_events` / `check_events`: tonic event arrays checked and framed with tonic's ToFrame,
+  with each frame's time span; `explain_events`: SAM of one recording on the sensor's grid.
+- `SaccadeEmulator`, `write_nmnist_bin`, `EmulatedDigits`: event data made offline, N-MNIST
+  style, stored in N-MNIST's format and read back by tonic.
+- `analyze_dataset` / `AnalysisResult`: SAM statistics over a dataset, streamed to HDF5.
+- `polarity_image`, `show_sam_on_events`, `save_event_grid`: SAM drawn over event frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sam_plugins import SAMResult, explain
+from sam_plugins.engine import DEFAULT_GAMMA
+
+from .analysis import AnalysisResult, analyze_dataset, collate_frames
+from .dataset import EmulatedDigits
+from .emulator import EVENT_DTYPE, SaccadeEmulator, write_nmnist_bin
+from .frames import EventError, EventFrames, check_events, frame_events
+from .render import polarity_image, save_event_grid, show_sam_on_events
+
+__all__ = [
+    "EVENT_DTYPE",
+    "AnalysisResult",
+    "EmulatedDigits",
+    "EventError",
+    "EventExplanation",
+    "EventFrames",
+    "SaccadeEmulator",
+    "analyze_dataset",
+    "check_events",
+    "collate_frames",
+    "explain_events",
+    "frame_events",
+    "polarity_image",
+    "save_event_grid",
+    "show_sam_on_events",
+    "write_nmnist_bin",
+]
+
+
+@dataclass
+class EventExplanation:
+    """SAM of one event recording: the frames it saw, the SAM result (batch of one) and, per
+    frame, the time span of its events (`frames.spans`, microseconds)."""
+
+    frames: EventFrames
+    result: SAMResult
+
+    def heatmap(self, layer: str) -> Tensor:
+        """[T, H, W] in [0, 1] on the sensor's pixel grid, one map per frame."""
+        width, height, _ = self.frames.sensor_size
+        return self.result.heatmap(layer, size=(height, width))[:, 0]
+
+
+def explain_events(
+    model: nn.Module,
+    events: np.ndarray,
+    sensor_size: tuple[int, int, int],
+    *,
+    layers=None,
+    gamma: float = DEFAULT_GAMMA,
+    run=None,
+    device: str | torch.device | None = None,
+    n_time_bins: int | None = None,
+    time_window: float | None = None,
+    event_count: int | None = None,
+    **options: Any,
+) -> EventExplanation:
+    """Frame one recording with tonic (exactly one of n_time_bins, time_window [us],
+    event_count), run the model on [T, 1, P, H, W] and return SAM aligned with the frames."""
+    framed = frame_events(
+        events,
+        sensor_size,
+        n_time_bins=n_time_bins,
+        time_window=time_window,
+        event_count=event_count,
+    )
+    inputs = framed.frames.unsqueeze(1)
+    if device is not None:
+        inputs = inputs.to(device)
+    result = explain(model, inputs, layers, gamma, run, **options)
+    return EventExplanation(framed, result)

@@ -1,0 +1,113 @@
+"""`EmulatedDigits`: the package's digits recorded by the emulator, stored as N-MNIST binary
+files and read back through tonic's own reader, as a tonic dataset."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from tonic.dataset import Dataset
+from tonic.io import read_mnist_file
+from tqdm.auto import tqdm
+
+from sam_plugins.datasets import TRAIN, load_digits
+
+from .emulator import EVENT_DTYPE, SaccadeEmulator, write_nmnist_bin
+from .frames import EventError, check_events
+
+DIGIT_SIZE = 26  # 8x8 digits upsampled; the saccades move them 7 px over the 34x34 sensor
+
+
+class EmulatedDigits(Dataset):
+    """Event-camera digits made like N-MNIST, with N-MNIST's sensor, format and layout.
+
+    Files are ``save_to/EmulatedDigits/{Train,Test}/<label>/<index>.bin``, read with
+    ``tonic.io.read_mnist_file``. Missing files are generated (deterministically: sample i
+    always gets the same events) when `generate` is true. Items are ``(events, label)``, or what
+    the transforms make of them, exactly as with ``tonic.datasets.NMNIST``.
+
+    Args:
+        save_to: root folder.
+        train: the 1500 training digits, or the 297 test digits.
+        limit: only the first `limit` digits of the split (small test sets).
+        generate: write missing files with the emulator.
+        transform, target_transform, transforms: as in tonic.
+    """
+
+    sensor_size = (34, 34, 2)
+    dtype = EVENT_DTYPE
+    ordering = dtype.names
+    classes = [str(i) for i in range(10)]
+
+    def __init__(
+        self,
+        save_to: str | Path,
+        train: bool = True,
+        limit: int | None = None,
+        generate: bool = True,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        transforms: Callable | None = None,
+    ) -> None:
+        super().__init__(
+            str(save_to),
+            transform=transform,
+            target_transform=target_transform,
+            transforms=transforms,
+        )
+        self.folder_name = "Train" if train else "Test"
+        images, labels = load_digits(size=DIGIT_SIZE)
+        first, stop = (0, TRAIN) if train else (TRAIN, len(labels))
+        stop = stop if limit is None else min(stop, first + limit)
+        folder = Path(self.location_on_system, self.folder_name)
+        self.data = [folder / str(int(labels[i])) / f"{i:05d}.bin" for i in range(first, stop)]
+        self.targets = [int(labels[i]) for i in range(first, stop)]
+        missing = [(i, p) for i, p in zip(range(first, stop), self.data, strict=True)]
+        missing = [(i, p) for i, p in missing if not p.exists()]
+        if missing and not generate:
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(self.data)} event files missing under {folder}, e.g. "
+                f"{missing[0][1]}; pass generate=True to make them"
+            )
+        emulator = SaccadeEmulator(self.sensor_size)
+        settings = Path(self.location_on_system, "emulator.json")
+        wanted = json.dumps(asdict(emulator), sort_keys=True)
+        if settings.exists() and settings.read_text() != wanted:
+            raise ValueError(
+                f"{settings.parent} was made with other emulator settings ({settings.read_text()}"
+                f"; now {wanted}): delete the folder to regenerate it"
+            )
+        if missing:
+            settings.parent.mkdir(parents=True, exist_ok=True)
+            settings.write_text(wanted)
+        for i, path in tqdm(missing, desc=f"emulating {self.folder_name} digits", disable=None):
+            write_nmnist_bin(path, emulator(images[i, 0].numpy(), seed=i))
+
+    def __getitem__(self, index: int):
+        path = Path(self.data[index])
+        if path.stat().st_size % 5:
+            raise EventError(
+                f"{path} is corrupt: N-MNIST files hold 5 bytes per event, found "
+                f"{path.stat().st_size} bytes"
+            )
+        events = read_mnist_file(str(path), dtype=self.dtype)
+        try:
+            check_events(events, self.sensor_size)
+        except EventError as exc:
+            raise EventError(f"{path}: {exc}") from None
+        target = self.targets[index]
+        if self.transform is not None:
+            events = self.transform(events)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        if self.transforms is not None:
+            events, target = self.transforms(events, target)
+        return events, target
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def _check_exists(self) -> bool:
+        return all(Path(p).exists() for p in self.data)
