@@ -22,3 +22,27 @@ def test_quickstart_runs(script, tmp_path):
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert len(pngs) == 2, pngs  # the two conv layers; the Linear output layer has no map
     assert all((tmp_path / p).stat().st_size > 10_000 for p in pngs)
+
+
+def test_event_camera_example_runs(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            EXAMPLES / "event_camera.py",
+            "--seconds",
+            "0.5",
+            "--limit",
+            "24",
+            "--out",
+            tmp_path / "out",
+            "--data",
+            tmp_path / "data",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "analysed 24 recordings" in done.stdout
+    assert len(list((tmp_path / "out").glob("recording_*.png"))) == 3
+    assert (tmp_path / "out" / "test_analysis.h5").stat().st_size > 10_000
