@@ -22,7 +22,7 @@ from torch import nn
 
 from sam_plugins import explain
 from sam_plugins.datasets import load_digits, split
-from sam_plugins.render import save_time_grid
+from sam_plugins.render import save_layer_grids
 
 STEPS = 16
 
@@ -101,16 +101,7 @@ def main() -> None:
         f"label {y} / pred {p}"
         for y, p in zip(test_y[:4].tolist(), predicted.tolist(), strict=True)
     ]
-    for name in result:
-        if result[name].maps is None:
-            continue
-        path = save_time_grid(
-            args.out / f"sam_layer_{name}.png",
-            samples[:, 0],
-            result.heatmap(name, size=(16, 16)),
-            titles,
-            step_stride=2,
-        )
+    for path in save_layer_grids(args.out, samples[:, 0], result, titles, step_stride=2):
         print(f"wrote {path}")
 
 

@@ -85,3 +85,26 @@ def save_time_grid(
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def save_layer_grids(
+    folder: str | Path, images, result, row_titles=None, step_stride: int = 1
+) -> list[Path]:
+    """One `save_time_grid` PNG per layer with maps, ``folder/sam_layer_<name>.png``.
+
+    Args:
+        images: [N, H, W] inputs the result was computed from; maps are upsampled to H x W.
+        result: a SAMResult over those N samples. Layers without maps (Linear) are skipped.
+    """
+    size = tuple(images.shape[-2:])
+    return [
+        save_time_grid(
+            Path(folder) / f"sam_layer_{name}.png",
+            images,
+            result.heatmap(name, size=size),
+            row_titles,
+            step_stride,
+        )
+        for name in result
+        if result[name].maps is not None
+    ]

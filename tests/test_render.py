@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sam_plugins.render import save_time_grid, show_sam_on_image
+from sam_plugins import LayerSAM, SAMResult
+from sam_plugins.render import save_layer_grids, save_time_grid, show_sam_on_image
 
 
 def test_overlay_blends_heat_over_the_scaled_image():
@@ -36,3 +37,14 @@ def test_time_grid_is_written_as_a_png(tmp_path):
         assert png.format == "PNG"
         width, height = png.size
     assert width > height  # three step columns, two sample rows
+
+
+def test_layer_grids_one_png_per_layer_with_maps(tmp_path):
+    conv = LayerSAM(name="conv", maps=torch.rand(4, 2, 4, 4), scores=None, profile=None)
+    fc = LayerSAM(name="fc", maps=None, scores=torch.rand(2, 5), profile=torch.rand(4, 2))
+    paths = save_layer_grids(
+        tmp_path, torch.rand(2, 8, 8), SAMResult({"conv": conv, "fc": fc}, 0.5)
+    )
+    assert [p.name for p in paths] == ["sam_layer_conv.png"]
+    with Image.open(paths[0]) as png:
+        assert png.format == "PNG"
