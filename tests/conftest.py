@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from sam_plugins import SpikeActivationMap
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 
@@ -58,3 +60,41 @@ def assert_same_outputs(a, b) -> None:
             assert_same_outputs(x, y)
     else:
         assert torch.equal(a, b)
+
+
+def check_adapter(adapter, net, x, run, gamma=0.5, require_spikes=None, spikes_out=None):
+    """Run `net` over `x` with `run(net, x)` three times, reset by `adapter` each time: plain,
+    with independent hooks on the neurons the adapter finds, and under SpikeActivationMap with
+    no layers given. Outputs must be identical and each neuron layer's SAM must equal the
+    reference on the recorded spikes (calls stacked, or concatenated for multi-step neurons).
+
+    Every layer must spike unless `require_spikes` names the ones that must (silent others are
+    then still checked if they spiked). `spikes_out` collects the recorded spikes [T, B, ...].
+    """
+    neurons = dict(adapter.neuron_modules(net))
+    assert neurons, f"no {adapter.name} neuron found"
+    adapter.reset(net)
+    plain = run(net, x)
+    adapter.reset(net)
+    recorded = record_spikes(neurons, lambda: run(net, x), first)
+    adapter.reset(net)
+    with SpikeActivationMap(net, gamma=gamma) as sam:
+        attached = run(net, x)
+    assert hook_count(net) == 0
+    assert_same_outputs(plain, attached)
+    result = sam.result()
+    assert list(result) == list(neurons)
+    for name, calls in recorded.items():
+        multi = adapter.step_mode(neurons[name]) == "multi"
+        spikes = torch.cat(calls) if multi else torch.stack(calls)
+        assert spikes.shape[0] == x.shape[0]
+        if spikes_out is not None:
+            spikes_out[name] = spikes
+        if require_spikes is None or name in require_spikes or spikes.any():
+            assert_matches_reference(result[name], spikes, gamma)
+    return result
+
+
+def first(out):
+    """The spike tensor of an output: itself, or the first element of a tuple or list."""
+    return out[0] if isinstance(out, (tuple, list)) else out

@@ -3,7 +3,7 @@
 import pytest
 import snntorch as snn
 import torch
-from conftest import assert_matches_reference, assert_same_outputs, hook_count, record_spikes
+from conftest import assert_same_outputs, check_adapter, first
 from sam_plugins_snntorch import SnnTorchAdapter
 from snntorch import utils
 from torch import nn
@@ -14,31 +14,9 @@ T, B = 6, 2
 GAMMA = 0.5
 
 
-def first(out):
-    return out[0] if isinstance(out, tuple) else out
-
-
-def check(net, x, run, multi_step=()):
-    """Run plain, with independent hooks, and with SAM (found by the adapter, no layers given);
-    outputs must be identical and every neuron layer's SAM must match the reference."""
-    adapter = SnnTorchAdapter()
-    neurons = dict(adapter.neuron_modules(net))
-    assert neurons, "no snnTorch neuron found"
-    adapter.reset(net)
-    plain = run(net, x)
-    adapter.reset(net)
-    recorded = record_spikes(neurons, lambda: run(net, x), first)
-    adapter.reset(net)
-    with SpikeActivationMap(net, gamma=GAMMA) as sam:
-        attached = run(net, x)
-    assert hook_count(net) == 0
-    assert_same_outputs(plain, attached)
-    result = sam.result()
-    assert list(result) == list(neurons)
-    for name, calls in recorded.items():
-        spikes = torch.cat(calls) if name in multi_step else torch.stack(calls)
-        assert_matches_reference(result[name], spikes, GAMMA)
-    return result
+def check(net, x, run):
+    """Outputs unchanged and SAM equal to the reference for every neuron the adapter finds."""
+    return check_adapter(SnnTorchAdapter(), net, x, run, GAMMA)
 
 
 def loop(net, x):
@@ -164,7 +142,7 @@ def test_multi_step_neurons_take_the_whole_sequence():
             return self.state(spk)
 
     net, x = Net(), torch.rand(T, B, 12) * 2
-    result = check(net, x, lambda n, x: n(x), multi_step={"par", "lin", "state"})
+    result = check(net, x, lambda n, x: n(x))
     assert result.steps == T
     assert result["par"].scores.shape == (B, 10)
     assert explain(net, x).steps == T  # default runner: one call, as LeakyParallel needs

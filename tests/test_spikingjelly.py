@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_matches_reference, assert_same_outputs, hook_count, record_spikes
+from conftest import check_adapter, first, hook_count
 from sam_plugins_spikingjelly import SpikingJellyAdapter
 from spikingjelly.activation_based import functional, layer, neuron, surrogate
 from spikingjelly.activation_based.model import sew_resnet, spiking_resnet, spiking_vgg
@@ -54,10 +54,6 @@ NODES = {
 LEFT_OUT = {"BaseNode", "AdaptBaseNode", "MPBNBaseNode", "LIAFNode"}
 
 
-def first(out):
-    return out[0] if isinstance(out, (tuple, list)) else out
-
-
 def conv_net(node: nn.Module) -> nn.Sequential:
     """conv -> node under test -> pool -> fc -> LIF, built from SpikingJelly's layer modules."""
     return nn.Sequential(
@@ -79,31 +75,8 @@ def whole(net, x):
 
 
 def check(net, x, run, require_spikes=None, spikes_out=None):
-    """Plain run, independent hooks, and SAM found by the adapter with no layers given: outputs
-    identical, every neuron layer's SAM equal to the reference on the recorded spikes."""
-    adapter = SpikingJellyAdapter()
-    neurons = dict(adapter.neuron_modules(net))
-    assert neurons, "no SpikingJelly neuron found"
-    functional.reset_net(net)
-    plain = run(net, x)
-    functional.reset_net(net)
-    recorded = record_spikes(neurons, lambda: run(net, x), first)
-    functional.reset_net(net)
-    with SpikeActivationMap(net, gamma=GAMMA) as sam:
-        attached = run(net, x)
-    assert hook_count(net) == 0
-    assert_same_outputs(plain, attached)
-    result = sam.result()
-    assert list(result) == list(neurons)
-    for name, calls in recorded.items():
-        multi = adapter.step_mode(neurons[name]) == "multi"
-        spikes = torch.cat(calls) if multi else torch.stack(calls)
-        assert spikes.shape[0] == x.shape[0]
-        if spikes_out is not None:
-            spikes_out[name] = spikes
-        if require_spikes is None or name in require_spikes or spikes.any():
-            assert_matches_reference(result[name], spikes, GAMMA)
-    return result
+    """Outputs unchanged and SAM equal to the reference for every node the adapter finds."""
+    return check_adapter(SpikingJellyAdapter(), net, x, run, GAMMA, require_spikes, spikes_out)
 
 
 @pytest.mark.parametrize("name,mode", [(n, m) for n, (_, modes) in NODES.items() for m in modes])
