@@ -279,11 +279,7 @@ class _Store:
                     )
                 data = group[key]
                 data.resize((stop, *np.maximum(rows.shape[1:], data.shape[1:])))
-                if rows.ndim > 1:
-                    data[start:stop] = 0
-                    data[start:stop, : rows.shape[1]] = rows
-                else:
-                    data[start:stop] = rows
+                data[start:stop] = _grow(rows, data.shape[1], 1) if rows.ndim > 1 else rows
             accumulate(f"{name}/profile_sum", torch.einsum("bc,bt->ct", onehot.double(), profile))
             rate_t = counts / stats.neurons[name]  # [T, B]
             accumulate(f"{name}/rate_sum", torch.einsum("bc,tb->ct", onehot.double(), rate_t))

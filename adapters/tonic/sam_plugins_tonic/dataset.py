@@ -64,8 +64,9 @@ class EmulatedDigits(Dataset):
         folder = Path(self.location_on_system, self.folder_name)
         self.data = [folder / str(int(labels[i])) / f"{i:05d}.bin" for i in range(first, stop)]
         self.targets = [int(labels[i]) for i in range(first, stop)]
-        missing = [(i, p) for i, p in zip(range(first, stop), self.data, strict=True)]
-        missing = [(i, p) for i, p in missing if not p.exists()]
+        missing = [
+            (i, p) for i, p in zip(range(first, stop), self.data, strict=True) if not p.exists()
+        ]
         if missing and not generate:
             raise FileNotFoundError(
                 f"{len(missing)} of {len(self.data)} event files missing under {folder}, e.g. "
