@@ -114,14 +114,17 @@ class SpikeRecorder:
         target.steps += spikes.shape[0]
         if spikes.dtype == torch.bool:
             return
-        # Full value check until a call that has spikes in it passes: a layer that is not a
-        # neuron layer (or emits graded values) shows it at once, and later steps cost nothing.
-        if not target.checked:
+        # Full value check of the first call with spikes in it: a layer that is not a neuron
+        # layer (or emits graded values) shows it at once, and later steps cost nothing. Silent
+        # calls before it cost one read-only pass.
+        if not target.checked and spikes.numel():
+            low, high = (float(v) for v in torch.aminmax(spikes))
+            if low == high == 0:
+                return
             bad = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
             if bad.any():
-                low, high = torch.aminmax(spikes.float())
-                raise target.not_spikes(float(low), float(high))
-            target.checked = bool(spikes.any())
+                raise target.not_spikes(low, high)
+            target.checked = True
 
     def verify(self) -> None:
         """Raise if the layers' step counts disagree."""
