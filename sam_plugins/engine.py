@@ -112,10 +112,9 @@ class StreamingSAM:
         s = self._start(spikes)
         out = []
         for chunk, p in self._chunks(s, binary):  # N * S = decay * P * S
-            if has_spatial_layout(s):  # N * S summed over channels (faster than mul + sum)
-                weighted = torch.linalg.vecdot(p, chunk, dim=2)
-            else:
-                weighted = p * chunk
+            # with a spatial layout, summed over channels (vecdot: faster than mul + sum)
+            spatial = has_spatial_layout(s)
+            weighted = torch.linalg.vecdot(p, chunk, dim=2) if spatial else p * chunk
             out.append(weighted.mul_(self.decay))
         return out[0] if len(out) == 1 else torch.cat(out)
 
