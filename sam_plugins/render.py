@@ -108,3 +108,102 @@ def save_layer_grids(
         for name in result
         if result[name].maps is not None
     ]
+
+
+def frame_image(frame: Tensor | np.ndarray) -> np.ndarray:
+    """One input frame as RGB [H, W, 3] in [0, 1], for drawing maps over it.
+
+    [H, W] or [1, H, W]: grey; [3, H, W]: RGB; [2, H, W]: event counts by polarity, ON (channel
+    1) red and OFF (channel 0) blue, black where nothing happened. Min-max scaled (counts: by
+    their peak) so that any range can be shown.
+    """
+    x = _array(frame).astype(np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[0] not in (1, 2, 3):
+        raise ValueError(
+            "a frame to draw must be [H, W], [1, H, W] (grey), [2, H, W] (event polarities) or "
+            f"[3, H, W] (RGB), found shape {x.shape}"
+        )
+    if x.shape[0] == 2:
+        peak = x.max()
+        x = x / peak if peak > 0 else x
+        rgb = np.zeros((*x.shape[1:], 3), np.float32)
+        rgb[..., 0], rgb[..., 2] = x[1], x[0]
+        return rgb
+    span = x.max() - x.min()
+    x = (x - x.min()) / span if span > 0 else np.zeros_like(x)
+    return np.repeat(x[0][..., None], 3, axis=-1) if x.shape[0] == 1 else x.transpose(1, 2, 0)
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] as uint8, for image files."""
+    return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
+
+
+def save_animation(path: str | Path, frames, fps: float = 4.0) -> Path:
+    """Animated GIF (or MP4 when `path` ends in .mp4; needs imageio-ffmpeg) of RGB frames
+    [T, H, W, 3] in [0, 1], looping. Small frames are enlarged (nearest) to at least 128 px."""
+    import imageio.v3 as iio
+
+    video = to_uint8(_array(frames))
+    if video.ndim != 4 or video.shape[-1] != 3:
+        raise ValueError(f"frames must be [T, H, W, 3], found shape {video.shape}")
+    scale = max(1, -(-128 // min(video.shape[1:3])))
+    video = video.repeat(scale, axis=1).repeat(scale, axis=2)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".mp4":
+        try:
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "writing MP4 needs imageio-ffmpeg (pip install imageio-ffmpeg); "
+                "use a .gif path otherwise"
+            ) from exc
+        video = np.pad(video, ((0, 0), (0, video.shape[1] % 2), (0, video.shape[2] % 2), (0, 0)))
+        iio.imwrite(path, video, fps=fps, codec="libx264")
+    else:
+        iio.imwrite(path, video, duration=1000 / fps, loop=0)
+    return path
+
+
+def save_step_layer_grid(
+    path: str | Path, frames, heatmaps: dict[str, Tensor], title: str = "", alpha: float = 0.5
+) -> Path:
+    """PNG grid for one sample: one row per layer, one column per time step.
+
+    Args:
+        frames: the sample's input frames [T, C, H, W] (see `frame_image`), or one frame
+            [C, H, W] / [H, W] drawn under every step.
+        heatmaps: layer name -> maps [T, H, W] in [0, 1] at the frames' size.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = next(iter(heatmaps.values())).shape[0]
+    images = _array(frames)
+    per_step = images.ndim == 4
+    fig, axes = plt.subplots(
+        len(heatmaps), steps, figsize=(1.2 * steps + 0.8, 1.3 * len(heatmaps) + 0.4), squeeze=False
+    )
+    for r, (layer, heat) in enumerate(heatmaps.items()):
+        heat = _array(heat)
+        for t in range(steps):
+            ax = axes[r][t]
+            background = frame_image(images[t] if per_step else images)
+            ax.imshow(show_sam_on_image(background, heat[t], alpha))
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"t={t}", fontsize=8)
+        axes[r][0].set_ylabel(f"layer {layer}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,12 +1,20 @@
 """Rendering helpers: blend a heat map over an image, write a sample x time grid."""
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from sam_plugins import LayerSAM, SAMResult
-from sam_plugins.render import save_layer_grids, save_time_grid, show_sam_on_image
+from sam_plugins.render import (
+    frame_image,
+    save_animation,
+    save_layer_grids,
+    save_step_layer_grid,
+    save_time_grid,
+    show_sam_on_image,
+)
 
 
 def test_overlay_blends_heat_over_the_scaled_image():
@@ -48,3 +56,44 @@ def test_layer_grids_one_png_per_layer_with_maps(tmp_path):
     assert [p.name for p in paths] == ["sam_layer_conv.png"]
     with Image.open(paths[0]) as png:
         assert png.format == "PNG"
+
+
+def test_frame_image_draws_grey_rgb_and_event_polarities():
+    grey = frame_image(torch.arange(4.0).reshape(1, 2, 2))
+    np.testing.assert_allclose(grey[..., 1], [[0, 1 / 3], [2 / 3, 1]], atol=1e-6)
+    events = torch.zeros(2, 2, 2)
+    events[1, 0, 0], events[0, 1, 1] = 4, 2  # ON at (0, 0), OFF at (1, 1)
+    rgb = frame_image(events)
+    np.testing.assert_allclose(rgb[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(rgb[1, 1], [0, 0, 0.5])
+    np.testing.assert_allclose(rgb[0, 1], [0, 0, 0])
+    colour = torch.rand(3, 5, 6)
+    assert frame_image(colour).shape == (5, 6, 3)
+    with pytest.raises(
+        ValueError, match=r"\[2, H, W\] \(event polarities\).*found shape \(4, 5, 5\)"
+    ):
+        frame_image(torch.zeros(4, 5, 5))
+
+
+def test_gif_holds_every_step_enlarged(tmp_path):
+    frames = np.zeros((5, 8, 8, 3))
+    for t in range(5):
+        frames[t, t, t] = 1.0  # a white pixel walking down the diagonal
+    path = save_animation(tmp_path / "walk.gif", frames, fps=5)
+    video = iio.imread(path, index=None)
+    assert video.shape == (5, 128, 128, 3)  # 8 px enlarged 16x
+    for t in range(5):
+        assert video[t, 16 * t + 8, 16 * t + 8].min() > 200  # the white pixel, at step t
+        assert video[t].sum() < 255 * 3 * 16 * 16 * 1.1  # and nothing else lit
+    with pytest.raises(ValueError, match=r"\[T, H, W, 3\]"):
+        save_animation(tmp_path / "bad.gif", np.zeros((5, 8, 8)))
+
+
+def test_step_layer_grid_has_a_row_per_layer(tmp_path):
+    frames = torch.rand(4, 2, 6, 6)
+    maps = {"a": torch.rand(4, 6, 6), "b": torch.rand(4, 6, 6), "c": torch.rand(4, 6, 6)}
+    two = Image.open(
+        save_step_layer_grid(tmp_path / "two.png", frames, dict(list(maps.items())[:2]))
+    )
+    three = Image.open(save_step_layer_grid(tmp_path / "three.png", frames, maps, title="x"))
+    assert three.size[0] == two.size[0] and three.size[1] > two.size[1]

@@ -7,21 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sam_plugins.render import save_time_grid, show_sam_on_image
+from sam_plugins.render import frame_image, save_time_grid, show_sam_on_image
 
 
 def polarity_image(frame: torch.Tensor | np.ndarray) -> np.ndarray:
     """One frame [P, H, W] of event counts as RGB [H, W, 3] in [0, 1]: ON (p=1) red, OFF (p=0)
-    blue, black where nothing happened; a single-polarity frame is drawn in white."""
-    counts = np.asarray(frame.cpu() if isinstance(frame, torch.Tensor) else frame, dtype=float)
-    peak = counts.max()
-    counts = counts / peak if peak > 0 else counts
-    rgb = np.zeros((*counts.shape[1:], 3))
-    if counts.shape[0] == 1:
-        rgb[:] = counts[0, ..., None]
-    else:
-        rgb[..., 0], rgb[..., 2] = counts[1], counts[0]
-    return rgb
+    blue, black where nothing happened; a single-polarity frame is drawn in grey."""
+    return frame_image(frame)
 
 
 def show_sam_on_events(frame, heatmap, alpha: float = 0.5) -> np.ndarray:
