@@ -89,6 +89,11 @@ class SAMResult(Mapping[str, LayerSAM]):
         """Number of time steps recorded (the same for every layer)."""
         return next(iter(self._layers.values())).steps if self._layers else 0
 
+    @property
+    def batch_size(self) -> int:
+        """Number of samples in the recorded batch."""
+        return next(iter(self._layers.values())).profile.shape[1] if self._layers else 0
+
     def maps(self, layer: str) -> Tensor:
         """Raw maps [T, B, *spatial] of a spatial layer."""
         maps = self[layer].maps

@@ -1,0 +1,200 @@
+"""What `sam-plugins explain` and `demo` write: a self-contained HTML report with a time-step
+slider, a step x layer PNG grid and an animated GIF per layer for each sample.
+
+Needs the ``plot`` extra (matplotlib, Pillow, imageio).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+from . import __version__
+from .render import (
+    _array,
+    frame_image,
+    save_animation,
+    save_step_layer_grid,
+    show_sam_on_image,
+    to_uint8,
+)
+from .result import SAMResult
+
+
+def _png_uri(rgb: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(rgb)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _profile_svg(result: SAMResult, sample: int) -> str:
+    """Inline SVG: each layer's SAM mass per step for one sample, scaled to its peak."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 2.4))
+    for name in result:
+        profile = _array(result[name].profile[:, sample]).astype(float)
+        peak = profile.max()
+        ax.plot(profile / peak if peak > 0 else profile, marker="o", ms=3, label=f"layer {name}")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("SAM mass / peak")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _check_frames(frames, result: SAMResult) -> np.ndarray:
+    x = _array(frames)
+    if x.ndim != 5 or x.shape[:2] != (result.steps, result.batch_size):
+        raise ValueError(
+            f"frames must be [T, N, C, H, W] with T={result.steps} steps and N="
+            f"{result.batch_size} samples as in the result, found shape {x.shape}"
+        )
+    return x
+
+
+def write_report(
+    path: str | Path, frames, result: SAMResult, titles: list[str] | None = None
+) -> Path:
+    """One self-contained HTML file (images inlined, no network needed): per sample its title
+    (e.g. label and prediction), the input and every mapped layer's heat map with a time-step
+    slider and a play button, and the temporal profile of each layer.
+
+    Args:
+        frames: the inputs [T, N, C, H, W] the result was computed from (see `frame_image`).
+        result: SAM of those N samples.
+        titles: N headings, e.g. "label 3, predicted 3".
+    """
+    x = _check_frames(frames, result)
+    steps, samples, size = x.shape[0], x.shape[1], tuple(x.shape[-2:])
+    mapped = [name for name in result if result[name].maps is not None]
+    heat = {name: _array(result.heatmap(name, size=size)) for name in mapped}
+    data, sections = [], []
+    for n in range(samples):
+        inputs = [frame_image(x[t, n]) for t in range(steps)]
+        images = {"input": [_png_uri(img) for img in inputs]}
+        for name in mapped:
+            images[name] = [
+                _png_uri(show_sam_on_image(inputs[t], heat[name][t, n])) for t in range(steps)
+            ]
+        data.append(images)
+        figures = "".join(
+            f'<figure><img data-key="{html.escape(key)}" src="{uris[0]}" alt="{html.escape(key)}">'
+            f"<figcaption>{'input' if key == 'input' else 'layer ' + html.escape(key)}"
+            "</figcaption></figure>"
+            for key, uris in images.items()
+        )
+        title = html.escape(titles[n] if titles else f"sample {n}")
+        sections.append(
+            f'<section class="sample" data-sample="{n}"><h2>{title}</h2>'
+            f'<div class="controls"><button class="play">play</button>'
+            f'<input type="range" class="step" min="0" max="{steps - 1}" value="0" '
+            f'aria-label="time step"><span class="t">t = 0 / {steps - 1}</span></div>'
+            f'<div class="row">{figures}</div>'
+            f'<div class="profile">{_profile_svg(result, n)}</div></section>'
+        )
+    layers = ", ".join(html.escape(name) for name in result)
+    page = _PAGE.format(
+        version=__version__,
+        steps=steps,
+        gamma=result.gamma,
+        layers=layers,
+        sections="".join(sections),
+        data=json.dumps(data),
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def save_outputs(
+    folder: str | Path, frames, result: SAMResult, titles: list[str] | None = None
+) -> list[Path]:
+    """Everything for N samples in `folder`: ``report.html``; per sample ``sample_<n>.png``
+    (steps x layers) and per mapped layer ``sample_<n>_layer_<name>.gif``. Returns the paths."""
+    folder = Path(folder)
+    x = _check_frames(frames, result)
+    size = tuple(x.shape[-2:])
+    heat = {n: result.heatmap(n, size=size) for n in result if result[n].maps is not None}
+    paths = [write_report(folder / "report.html", x, result, titles)]
+    for n in range(x.shape[1]):
+        maps = {name: h[:, n] for name, h in heat.items()}
+        title = titles[n] if titles else f"sample {n}"
+        paths.append(save_step_layer_grid(folder / f"sample_{n}.png", x[:, n], maps, title))
+        for name, h in maps.items():
+            video = [show_sam_on_image(frame_image(x[t, n]), h[t]) for t in range(len(h))]
+            paths.append(save_animation(folder / f"sample_{n}_layer_{name}.gif", np.stack(video)))
+    return paths
+
+
+def predicted_classes(outputs) -> Tensor:
+    """Class per sample from a model's outputs over time: spike counts of [T, B, classes]
+    summed over T (first element of a tuple such as snnTorch's (spikes, membrane)), or the
+    argmax of [B, classes]."""
+    out = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+    if not isinstance(out, Tensor) or out.dim() not in (2, 3):
+        raise ValueError(
+            "cannot read a prediction from the model's outputs: expected [T, B, classes] or "
+            f"[B, classes], found {tuple(out.shape) if isinstance(out, Tensor) else type(out)}"
+        )
+    return (out.sum(0) if out.dim() == 3 else out).argmax(-1)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Spike Activation Maps</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
+section.sample {{ border-top: 1px solid #ccc; padding: .5em 0 1em; }}
+.row {{ display: flex; flex-wrap: wrap; gap: .8em; }}
+figure {{ margin: 0; text-align: center; font-size: .85em; }}
+figure img {{ width: 136px; height: 136px; image-rendering: pixelated; }}
+.controls {{ margin: .4em 0; display: flex; gap: .6em; align-items: center; }}
+.profile svg {{ max-width: 420px; height: auto; }}
+</style></head><body>
+<h1>Spike Activation Maps</h1>
+<p>SAM (Kim &amp; Panda, Scientific Reports 2021) per time step, computed from the forward spikes
+alone. {steps} time steps, gamma = {gamma:g}, layers: {layers}. Each map is min-max normalised
+per step; the profile is each layer's total SAM per step, scaled to its peak.
+Made by sam-plugins {version}.</p>
+{sections}
+<script>
+const FRAMES = {data};
+document.querySelectorAll("section.sample").forEach((section) => {{
+  const images = FRAMES[Number(section.dataset.sample)];
+  const slider = section.querySelector("input.step");
+  const label = section.querySelector(".t");
+  const button = section.querySelector("button.play");
+  let timer = null;
+  const show = (t) => {{
+    slider.value = t;
+    label.textContent = "t = " + t + " / " + slider.max;
+    section.querySelectorAll("img[data-key]").forEach((img) => {{
+      img.src = images[img.dataset.key][t];
+    }});
+  }};
+  slider.addEventListener("input", () => show(Number(slider.value)));
+  button.addEventListener("click", () => {{
+    if (timer) {{ clearInterval(timer); timer = null; button.textContent = "play"; return; }}
+    button.textContent = "pause";
+    timer = setInterval(() => show((Number(slider.value) + 1) % (Number(slider.max) + 1)), 400);
+  }});
+}});
+</script>
+</body></html>
+"""

@@ -1,0 +1,80 @@
+"""The HTML report in a real browser: headless Chromium driven by Selenium.
+
+Skips only where no Chromium and chromedriver are installed (Debian: apt install chromium
+chromium-driver; .ci/run installs them).
+"""
+
+import shutil
+import time
+
+import pytest
+import torch
+from plain_snn import ConvSNN
+
+from sam_plugins import explain
+from sam_plugins.report import write_report
+
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+    None,
+)
+DRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER), reason="no Chromium + chromedriver installed"
+)
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_slider_and_play_button_change_the_shown_maps(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    net = ConvSNN(size=16)
+    frames = (torch.rand(5, 2, 2, 16, 16) < 0.4).float()
+    result = explain(net, frames, ["lif1", "lif2"])
+    assert (result["lif1"].profile[1:] > 0).all(), "steps after the first must have maps"
+    path = write_report(tmp_path / "report.html", frames, result, ["first", "second"])
+
+    browser.get(path.as_uri())
+    sections = browser.find_elements(By.CSS_SELECTOR, "section.sample")
+    assert [s.find_element(By.TAG_NAME, "h2").text for s in sections] == ["first", "second"]
+    section = sections[1]
+    layer = section.find_element(By.CSS_SELECTOR, 'img[data-key="lif1"]')
+    label = section.find_element(By.CSS_SELECTOR, ".t")
+    shown = [layer.get_attribute("src")]
+    assert label.text == "t = 0 / 4"
+
+    slider = section.find_element(By.CSS_SELECTOR, "input.step")
+    slider.send_keys(Keys.ARROW_RIGHT)  # a user moving the slider by one step
+    assert label.text == "t = 1 / 4"
+    shown.append(layer.get_attribute("src"))
+    assert shown[1] != shown[0]
+    # the other sample's images did not move
+    other = sections[0].find_element(By.CSS_SELECTOR, 'img[data-key="lif1"]')
+    assert sections[0].find_element(By.CSS_SELECTOR, ".t").text == "t = 0 / 4"
+    assert other.get_attribute("src") != shown[1]
+
+    button = section.find_element(By.CSS_SELECTOR, "button.play")
+    button.click()
+    assert button.text == "pause"
+    WebDriverWait(browser, 5).until(lambda _: label.text == "t = 3 / 4")
+    button.click()
+    assert button.text == "play"
+    stopped = label.text
+    time.sleep(1.0)  # longer than the 0.4 s between frames while playing
+    assert label.text == stopped
+    assert layer.get_attribute("src") not in shown
