@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Sequence
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -69,6 +70,14 @@ class Adapter:
 
     def reset(self, model: nn.Module) -> None:
         """Reset the model's neuron state before a new sequence (nothing for plain torch)."""
+
+    def read_input(
+        self, path: Path, time_bins: int, sensor_size: tuple[int, int, int] | None
+    ) -> Tensor | None:
+        """Frames [T, C, H, W] (or [T, B, C, H, W]) from an input file this adapter knows (an
+        event recording: `time_bins` frames on a sensor of (W, H, P), None: from the file), or
+        None for files it does not know. Used by ``sam-plugins explain``."""
+        return None
 
     def run(self, model: nn.Module, inputs: Tensor) -> Any:
         """Run `model` over `inputs` [T, B, ...]: one call per step along dim 0, outputs stacked
