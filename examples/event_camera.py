@@ -2,7 +2,10 @@
 snnTorch SNN on tonic frames for a short while, explain a few test recordings, analyse the test
 split into an HDF5 file.
 
-    python examples/event_camera.py [--seconds 20] [--out examples/output/events]
+    python examples/event_camera.py [--seconds 20] [--out examples/output/events] [--save W.pt]
+
+The shipped demo weights (adapters/tonic/sam_plugins_tonic/data/demo_net.pt) come from
+``--seconds 90 --save adapters/tonic/sam_plugins_tonic/data/demo_net.pt``.
 
 The recordings are made once by sam_plugins_tonic's emulator (three saccades over each digit,
 like N-MNIST), written in N-MNIST's binary format and read back by tonic's reader; framing uses
@@ -15,30 +18,18 @@ import argparse
 import time
 from pathlib import Path
 
-import snntorch as snn
 import tonic.transforms as tt
 import torch
 from sam_plugins_tonic import EmulatedDigits, analyze_dataset, collate_frames, explain_events
+from sam_plugins_tonic.demo import demo_net
 from sam_plugins_tonic.render import save_event_grid
 from snntorch import functional as SF
 from snntorch import utils
 from torch import nn
 from torch.utils.data import DataLoader
 
-BINS = 10
+BINS = 10  # time bins per recording, as the demo model expects
 SENSOR = EmulatedDigits.sensor_size
-
-
-def make_net() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(2, 8, 5, stride=2, padding=2),  # 34 -> 17
-        snn.Leaky(beta=0.8, init_hidden=True),
-        nn.Conv2d(8, 16, 3, stride=2, padding=1),  # 17 -> 9
-        snn.Leaky(beta=0.8, init_hidden=True),
-        nn.Flatten(),
-        nn.Linear(16 * 9 * 9, 10),
-        snn.Leaky(beta=0.8, init_hidden=True, output=True),
-    )
 
 
 def forward_pass(net: nn.Module, frames: torch.Tensor) -> torch.Tensor:
@@ -52,6 +43,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("examples/output/data"))
     parser.add_argument("--seconds", type=float, default=20.0, help="training time budget")
     parser.add_argument("--limit", type=int, default=None, help="use only this many per split")
+    parser.add_argument("--save", type=Path, help="save the trained weights here (state dict)")
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -61,7 +53,7 @@ def main() -> None:
     # the frames fit in memory here; read once, then train for several epochs
     train_x, train_y, _ = collate_frames([train[i] for i in range(len(train))])
 
-    net = make_net()
+    net = demo_net()  # the snnTorch SNN behind `sam-plugins demo`
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
     loss_fn = SF.ce_rate_loss()
     start, epochs = time.perf_counter(), 0
@@ -80,6 +72,11 @@ def main() -> None:
     print(
         f"trained {epochs} epochs in ~{args.seconds:.0f} s, test accuracy {correct / len(test):.1%}"
     )
+
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), args.save)
+        print(f"saved the weights to {args.save}")
 
     # Explain a few raw recordings: tonic frames them, SAM comes back on the 34x34 sensor grid.
     raw = EmulatedDigits(args.data, train=False, limit=args.limit)

@@ -1,0 +1,161 @@
+"""The `sam-plugins` command line: demo, explain, analyze, and its one-line errors."""
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from plain_snn import ConvSNN
+from sam_plugins_tonic import demo
+
+from sam_plugins import explain
+from sam_plugins.cli import main
+from sam_plugins.render import frame_image, show_sam_on_image, to_uint8
+
+
+def report_images(path) -> list[dict[str, list[np.ndarray]]]:
+    """The images the HTML report shows, per sample, key (input or layer) and step."""
+    text = path.read_text()
+    data = json.loads(re.search(r"const FRAMES = (.*);\n", text).group(1))
+
+    def decode(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+    return [{key: [decode(u) for u in uris] for key, uris in sample.items()} for sample in data]
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "sam-report"
+    assert main(["demo", "--out", str(out), "--samples", "2"]) == 0
+    return out
+
+
+def test_every_command_has_help():
+    # the console script of this interpreter's environment (a venv's bin/ may not be on PATH)
+    exe = shutil.which("sam-plugins", path=str(Path(sys.executable).parent)) or shutil.which(
+        "sam-plugins"
+    )
+    assert exe, "the sam-plugins console script is not installed"
+    top = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("demo", "explain", "analyze"):
+        assert command in top
+        usage = subprocess.run(
+            [exe, command, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        assert f"usage: sam-plugins {command}" in usage and "--weights" in usage
+
+
+def test_demo_writes_report_pngs_and_gifs(demo_report, capsys):
+    names = {p.name for p in demo_report.iterdir()}
+    layers = ["1", "3"]  # the two convolutional Leaky layers have maps; the output layer not
+    expected = {"report.html"} | {f"sample_{n}.png" for n in range(2)}
+    expected |= {f"sample_{n}_layer_{layer}.gif" for n in range(2) for layer in layers}
+    assert expected <= names
+    gif = iio.imread(demo_report / "sample_1_layer_1.gif", index=None)
+    assert gif.shape[0] == demo.BINS and len({frame.tobytes() for frame in gif}) > 1
+    images = report_images(demo_report / "report.html")
+    assert len(images) == 2 and set(images[0]) == {"input", *layers}
+    html = (demo_report / "report.html").read_text()
+    assert not re.search(r"(src|href)=[\"']?(https?:|//)", html)  # opens without a network
+    assert re.findall(r"<h2>sample 0, label (\d), predicted (\d)</h2>", html)
+
+
+def test_shipped_demo_weights_classify_the_emulated_digits(tmp_path):
+    import tonic.transforms as tt
+    from sam_plugins_tonic import EmulatedDigits, collate_frames
+    from snntorch import utils
+
+    net = demo.demo_net()
+    net.load_state_dict(torch.load(demo.WEIGHTS, weights_only=True))
+    net.eval()
+    data = EmulatedDigits(tmp_path, train=False, limit=60)
+    to_frames = tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=demo.BINS)
+    frames, labels, _ = collate_frames([(to_frames(e), y) for e, y in data])
+    utils.reset(net)
+    with torch.no_grad():
+        counts = torch.stack([net(x)[0] for x in frames]).sum(0)
+    assert (counts.argmax(1) == labels).float().mean() >= 0.8
+
+
+def test_explain_writes_the_maps_of_the_model(tmp_path, capsys):
+    net = ConvSNN(size=16)
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    frames = (torch.rand(6, 2, 2, 16, 16) < 0.3).float()
+    np.savez(tmp_path / "x.npz", frames=frames.numpy(), labels=np.array([3, 7]))
+    out = tmp_path / "report"
+    argv = ["explain", "plain_snn:ConvSNN", "--weights", str(tmp_path / "w.pt")]
+    argv += ["--input", str(tmp_path / "x.npz"), "--layers", "lif1", "lif2", "--out", str(out)]
+    assert main(argv) == 0
+    assert "wrote" in capsys.readouterr().out
+    # the report shows exactly the overlay of the SAM of this model on these frames
+    net.reset()
+    heat = explain(net, frames, ["lif1", "lif2"]).heatmap("lif2", size=(16, 16))
+    images = report_images(out / "report.html")
+    for n in range(2):
+        for t in range(6):
+            background = frame_image(frames[t, n])
+            np.testing.assert_array_equal(images[n]["input"][t], to_uint8(background))
+            overlay = to_uint8(show_sam_on_image(background, heat[t, n]))
+            np.testing.assert_array_equal(images[n]["lif2"][t], overlay)
+    assert "sample 1, label 7, predicted" in (out / "report.html").read_text()
+
+
+def test_explain_reads_an_nmnist_recording_through_tonic(demo_report, tmp_path):
+    recording = next((demo_report / "data").rglob("*.bin"))
+    argv = ["explain", demo.FACTORY, "--weights", str(demo.WEIGHTS), "--input", str(recording)]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--time-bins", "5"]) == 0
+    images = report_images(tmp_path / "r" / "report.html")
+    assert len(images) == 1 and len(images[0]["1"]) == 5 and images[0]["1"][0].shape == (34, 34, 3)
+
+
+def test_analyze_streams_statistics_to_hdf5(tmp_path, capsys):
+    out = tmp_path / "a.h5"
+    argv = ["analyze", "--data", str(tmp_path / "data"), "--limit", "12", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "analysed 12 recordings, accuracy" in printed and "layer 1:" in printed
+    with h5py.File(out) as f:
+        assert f.attrs["done"] == 12
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explain", "plain_snn:ConvSNN", "--input", "nowhere.npy"], "input file not found"),
+        (["explain", "no_such_pkg.mod:f", "--input", "{x}"], "cannot import 'no_such_pkg.mod'"),
+        (["explain", "plain_snn:Nothing", "--input", "{x}"], "has no callable 'Nothing'"),
+        (["explain", "plain_snn", "--input", "{x}"], "package.module:factory"),
+        (
+            ["explain", "plain_snn:ConvSNN", "--weights", "{w}", "--input", "{x}"],
+            "do not fit plain_snn:ConvSNN: conv1.weight is [4, 2, 3, 3] in the file, [8, 2, 3, 3]",
+        ),
+        (["explain", "plain_snn:ConvSNN", "--input", "{txt}"], "cannot read"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{x}"], "--layers NAME"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{bad}"], "found (3, 4)"),
+        (["demo", "--samples", "0"], "--samples must be at least 1"),
+    ],
+)
+def test_errors_are_one_line(tmp_path, capsys, argv, message):
+    torch.save(ConvSNN(size=16, width=4).state_dict(), tmp_path / "w.pt")
+    np.save(tmp_path / "x.npy", np.zeros((4, 2, 16, 16), np.float32))
+    np.save(tmp_path / "bad.npy", np.zeros((3, 4), np.float32))
+    (tmp_path / "x.txt").write_text("hello")
+    paths = {"x": tmp_path / "x.npy", "w": tmp_path / "w.pt", "txt": tmp_path / "x.txt"}
+    paths["bad"] = tmp_path / "bad.npy"
+    argv = [a.format(**paths) for a in argv]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1
+    assert message in err
+    assert not (tmp_path / "o").exists()
