@@ -24,7 +24,7 @@ from .render import (
     show_sam_on_image,
     to_uint8,
 )
-from .result import SAMResult
+from .result import SAMResult, class_scores
 
 
 def _png_uri(rgb: np.ndarray) -> str:
@@ -144,16 +144,8 @@ def save_outputs(
 
 
 def predicted_classes(outputs) -> Tensor:
-    """Class per sample from a model's outputs over time: spike counts of [T, B, classes]
-    summed over T (first element of a tuple such as snnTorch's (spikes, membrane)), or the
-    argmax of [B, classes]."""
-    out = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-    if not isinstance(out, Tensor) or out.dim() not in (2, 3):
-        raise ValueError(
-            "cannot read a prediction from the model's outputs: expected [T, B, classes] or "
-            f"[B, classes], found {tuple(out.shape) if isinstance(out, Tensor) else type(out)}"
-        )
-    return (out.sum(0) if out.dim() == 3 else out).argmax(-1)
+    """Class per sample: the argmax of `class_scores(outputs)`."""
+    return class_scores(outputs).argmax(-1)
 
 
 _PAGE = """<!doctype html>

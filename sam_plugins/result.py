@@ -114,3 +114,15 @@ class SAMResult(Mapping[str, LayerSAM]):
             for name, sam in self._layers.items()
         }
         return f"SAMResult(gamma={self.gamma}, steps={self.steps}, layers={shapes})"
+
+
+def class_scores(outputs: Any) -> Tensor:
+    """[B, classes] from a model's outputs: [T, B, classes] summed over time (the first element
+    of a tuple such as snnTorch's (spikes, membrane)), or [B, classes] as they are."""
+    out = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+    if not isinstance(out, Tensor) or out.dim() not in (2, 3):
+        raise ValueError(
+            "cannot read class scores from the model's outputs: expected [T, B, classes] or "
+            f"[B, classes], found {tuple(out.shape) if isinstance(out, Tensor) else type(out)}"
+        )
+    return out.sum(0) if out.dim() == 3 else out
