@@ -311,3 +311,21 @@ def test_analysis_of_emulated_digits_and_bad_items(digits, tmp_path):
     with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
         analyze_dataset(net, data, tmp_path / "f.h5", num_classes=3, progress=False)
     assert hook_count(net) == 0
+
+
+def test_footprint_knows_where_the_digit_is_in_each_time_bin():
+    image = load_digits(size=26)[0][1500, 0].numpy()
+    emulator = SaccadeEmulator()
+    events = emulator(image, seed=4)
+    edges = np.linspace(0, 300_000, 6)
+    inside, total = 0, 0
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        mask = emulator.footprint(image, start, stop)
+        assert 0.05 < mask.mean() < 0.6  # an object, not the whole sensor
+        grown = torch.nn.functional.max_pool2d(torch.tensor(mask)[None].float(), 3, 1, 1)[0] > 0
+        chosen = events[(events["t"] >= start) & (events["t"] < stop)]
+        inside += int(grown[chosen["y"], chosen["x"]].sum())
+        total += len(chosen)
+    assert inside / total > 0.9  # the events come from the digit (its edges), and noise
+    far = emulator.footprint(image, 0, 1000) & ~emulator.footprint(image, 150_000, 151_000)
+    assert far.any()  # the digit moves between saccades

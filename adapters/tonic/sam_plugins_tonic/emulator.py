@@ -66,10 +66,7 @@ class SaccadeEmulator:
         last = np.full((height, width), -(10**9))
         found = []
         for t in range(0, 3 * self.saccade_us, self.step_us):
-            leg, phase = divmod(t, self.saccade_us)
-            (x0, y0), (x1, y1) = TRIANGLE[leg], TRIANGLE[leg + 1]
-            frac = (phase + self.step_us) / self.saccade_us
-            dx, dy = x0 + (x1 - x0) * frac, y0 + (y1 - y0) * frac
+            dx, dy = self.position(t)
             now = ndimage.shift(log, (dy, dx), order=1, mode="nearest")
             delta = now - reference
             ready = t - last >= self.refractory_us
@@ -95,6 +92,28 @@ class SaccadeEmulator:
         events = np.empty(len(xs), dtype=EVENT_DTYPE)
         events["x"], events["y"], events["t"], events["p"] = xs, ys, ts, ps
         return events[np.argsort(events["t"], kind="stable")]
+
+    def position(self, t_us: float) -> tuple[float, float]:
+        """(dx, dy) in pixels by which the image is shifted at time `t_us` (the saccades)."""
+        leg, phase = divmod(min(max(t_us, 0), 3 * self.saccade_us - 1), self.saccade_us)
+        (x0, y0), (x1, y1) = TRIANGLE[int(leg)], TRIANGLE[int(leg) + 1]
+        frac = (phase + self.step_us) / self.saccade_us
+        return x0 + (x1 - x0) * frac, y0 + (y1 - y0) * frac
+
+    def footprint(
+        self, image: np.ndarray, start_us: float, stop_us: float, level: float = 0.1
+    ) -> np.ndarray:
+        """Where the object is between two times: bool [H, W] on the sensor, the pixels the
+        image's ink (values >= `level`) covers at any simulation step in [start_us, stop_us].
+        The ground truth for the pointing game on emulated recordings."""
+        width, height, _ = self.sensor_size
+        canvas = np.zeros((height, width))
+        canvas[: image.shape[0], : image.shape[1]] = image
+        mask = np.zeros((height, width), dtype=bool)
+        for t in np.arange(start_us, stop_us + 1, self.step_us):
+            dx, dy = self.position(t)
+            mask |= ndimage.shift(canvas, (dy, dx), order=1, mode="constant") >= level
+        return mask
 
 
 def write_nmnist_bin(path: str | Path, events: np.ndarray) -> None:
