@@ -1,0 +1,155 @@
+"""Cost benchmark (not a test): time and peak memory of SAM and SNN Grad-CAM against the plain
+forward, at T = 8, 32, 128, on a conv SNN from snnTorch and from SpikingJelly.
+
+    python benchmarks/bench_cost.py [--repeats 5] [--batch 8]
+
+Each (framework, method, T) runs in a fresh process: peak memory is the growth of the process's
+peak resident set while the method runs once (CPU), or torch's peak allocation (CUDA); time is
+the median of the repeats. Model: [conv3x3(2->16) -> LIF -> maxpool2] -> [conv3x3(16->32) ->
+LIF -> maxpool2] -> fc -> LIF, input 2x32x32, batch 8; SAM over all LIF layers (raw spikes not
+kept), Grad-CAM over the two conv LIF layers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch import nn
+
+
+def snntorch_net():
+    import snntorch as snn
+
+    return nn.Sequential(
+        nn.Conv2d(2, 16, 3, padding=1),
+        snn.Leaky(beta=0.8, init_hidden=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        snn.Leaky(beta=0.8, init_hidden=True),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 8 * 8, 10),
+        snn.Leaky(beta=0.8, init_hidden=True, output=True),
+    )
+
+
+def spikingjelly_net():
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    net = nn.Sequential(
+        layer.Conv2d(2, 16, 3, padding=1),
+        neuron.LIFNode(),
+        layer.MaxPool2d(2),
+        layer.Conv2d(16, 32, 3, padding=1),
+        neuron.LIFNode(),
+        layer.MaxPool2d(2),
+        layer.Flatten(),
+        layer.Linear(32 * 8 * 8, 10),
+        neuron.LIFNode(),
+    )
+    functional.set_step_mode(net, "m")
+    return net
+
+
+def measure(framework: str, method: str, steps: int, batch: int, repeats: int, device: str):
+    """One configuration in this process: {'seconds': median, 'peak_mib': growth}."""
+    from sam_plugins import SpikeActivationMap, explain
+    from sam_plugins.baselines import grad_cam
+
+    torch.manual_seed(0)
+    net = (snntorch_net if framework == "snntorch" else spikingjelly_net)().to(device).eval()
+    x = ((torch.rand(steps, batch, 2, 32, 32) < 0.3).float() * 2).to(device)
+    runner = SpikeActivationMap(net).runner  # the framework's reset and time loop
+
+    def plain():
+        runner.reset(net)
+        with torch.no_grad():
+            runner.run(net, x)
+
+    run = {
+        "plain": plain,
+        "SAM": lambda: explain(net, x),
+        "Grad-CAM": lambda: grad_cam(net, x),
+    }[method]
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run()
+    sync()
+    if device == "cuda":
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        sync()
+        times.append(time.perf_counter() - start)
+    return {"seconds": statistics.median(times), "peak_mib": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # framework,method,steps: child mode
+    args = parser.parse_args()
+    if args.one:
+        framework, method, steps = args.one.split(",")
+        out = measure(framework, method, int(steps), args.batch, args.repeats, args.device)
+        print(json.dumps(out))
+        return
+    print(
+        f"torch {torch.__version__}, device {args.device}, batch {args.batch}, median of "
+        f"{args.repeats}; memory: peak growth while the method runs once"
+    )
+    print(
+        f"{'framework':>12} {'T':>4} {'plain ms':>9} {'SAM ms':>9} {'SAM x':>6} "
+        f"{'Grad-CAM ms':>12} {'G-C x':>6} {'plain MiB':>10} {'SAM MiB':>8} {'G-C MiB':>8}"
+    )
+    for framework in ("snntorch", "spikingjelly"):
+        for steps in (8, 32, 128):
+            row = {}
+            for method in ("plain", "SAM", "Grad-CAM"):
+                child = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--one",
+                        f"{framework},{method},{steps}",
+                        "--repeats",
+                        str(args.repeats),
+                        "--batch",
+                        str(args.batch),
+                        "--device",
+                        args.device,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                row[method] = json.loads(child.stdout.strip().splitlines()[-1])
+            plain, sam, cam = (row[m] for m in ("plain", "SAM", "Grad-CAM"))
+            print(
+                f"{framework:>12} {steps:>4} {plain['seconds'] * 1e3:>9.1f} "
+                f"{sam['seconds'] * 1e3:>9.1f} {sam['seconds'] / plain['seconds']:>5.2f}x "
+                f"{cam['seconds'] * 1e3:>12.1f} {cam['seconds'] / plain['seconds']:>5.2f}x "
+                f"{plain['peak_mib']:>10.1f} {sam['peak_mib']:>8.1f} {cam['peak_mib']:>8.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

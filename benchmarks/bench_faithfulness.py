@@ -1,0 +1,98 @@
+"""Faithfulness benchmark (not a test): SAM against SNN Grad-CAM, spike-count and random maps.
+
+    python benchmarks/bench_faithfulness.py [--samples 100] [--data benchmarks/output/data]
+
+The shipped demo model (snnTorch, sam_plugins_tonic.demo) on the first N emulated test digits
+(N-MNIST-style recordings, 10 time bins of 30 ms), its two convolutional Leaky layers:
+  - deletion / insertion AUC (Petsiuk et al. 2018) of the class probability (softmax of output
+    spike counts) for the predicted class, pixels ranked by the maps summed over time;
+  - pointing game (tolerance 1 px) per time bin against where the digit is in that bin
+    (`SaccadeEmulator.footprint`), over bins 1..9: SAM has no map at bin 0 by definition;
+  - randomisation check (Adebayo et al. 2018): Spearman correlation between the maps of the
+    trained model and of a re-initialised copy (lower: the maps depend on what was learned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import tonic.transforms as tt
+import torch
+from sam_plugins_tonic import EmulatedDigits, SaccadeEmulator, collate_frames, demo
+from sam_plugins_tonic.dataset import DIGIT_SIZE
+
+from sam_plugins import explain
+from sam_plugins.baselines import grad_cam, random_maps, spike_count_maps
+from sam_plugins.datasets import TRAIN, load_digits
+from sam_plugins.metrics import (
+    deletion_insertion,
+    pointing_game,
+    randomization_check,
+    time_saliency,
+)
+from sam_plugins.result import class_scores
+
+METHODS = {
+    "SAM": lambda m, x: explain(m, x),
+    "Grad-CAM": lambda m, x: grad_cam(m, x),
+    "spike count": lambda m, x: spike_count_maps(m, x),
+    "random": lambda m, x: random_maps(explain(m, x)),
+}
+
+
+def object_masks(count: int, bins: int) -> torch.Tensor:
+    """[bins, N, 34, 34]: where each test digit is during each time bin."""
+    images = load_digits(size=DIGIT_SIZE)[0][TRAIN : TRAIN + count, 0].numpy()
+    emulator = SaccadeEmulator()
+    edges = torch.linspace(0, 3 * emulator.saccade_us, bins + 1).tolist()
+    return torch.stack(
+        [
+            torch.stack([torch.from_numpy(emulator.footprint(img, a, b)) for img in images])
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--data", type=Path, default=Path("benchmarks/output/data"))
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    net = demo.demo_net()
+    net.load_state_dict(torch.load(demo.WEIGHTS, weights_only=True))
+    net.eval()
+    to_frames = tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=demo.BINS)
+    data = EmulatedDigits(args.data, train=False, limit=args.samples, transform=to_frames)
+    frames, labels, _ = collate_frames([data[i] for i in range(len(data))])
+    masks = object_masks(len(labels), demo.BINS)
+    predicted = class_scores(explain(net, frames).outputs).argmax(1)
+    print(
+        f"demo model, {len(labels)} emulated test recordings, accuracy "
+        f"{(predicted == labels).float().mean():.1%}; object covers "
+        f"{masks[1:].float().mean():.0%} of the sensor per bin (chance level of the pointing game)"
+    )
+    print(
+        f"{'layer':>5} {'method':>12} {'deletion AUC':>13} {'insertion AUC':>14} "
+        f"{'pointing':>9} {'rand. corr.':>12} {'s':>5}"
+    )
+    for layer in ("1", "3"):
+        for name, method in METHODS.items():
+            start = time.perf_counter()
+            result = method(net, frames)
+            saliency = time_saliency(result, layer, (34, 34))
+            _, deletion = deletion_insertion(net, frames, saliency, predicted, "deletion")
+            _, insertion = deletion_insertion(net, frames, saliency, predicted, "insertion")
+            heat = result.heatmap(layer, size=(34, 34))
+            hits = pointing_game(heat[1:], masks[1:]).float().mean()
+            correlation = randomization_check(method, net, frames, layer).mean()
+            print(
+                f"{layer:>5} {name:>12} {deletion.mean():>13.3f} {insertion.mean():>14.3f} "
+                f"{hits:>9.1%} {correlation:>12.2f} {time.perf_counter() - start:>5.1f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
