@@ -18,10 +18,6 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-CHUNK = 16
-"""Steps of a multi-step call processed together: P for them is built step by step (one fused
-kernel each), the product and channel sum run once per chunk. Bounds the extra memory."""
-
 DEFAULT_GAMMA = 0.5
 """Default decay of the temporal spike contribution exp(-gamma * |t - t'|).
 
@@ -82,41 +78,39 @@ class StreamingSAM:
         self.steps += spikes.shape[0]
         return spikes.to(score_dtype(spikes.dtype))
 
-    def _chunks(self, s: Tensor, binary: bool) -> Iterator[tuple[Tensor, Tensor]]:
-        """Walk `s` [steps, B, ...] in chunks of up to CHUNK steps; yield (chunk, P of its
-        steps). The state moves on after the caller has used P."""
-        for start in range(0, s.shape[0], CHUNK):
-            chunk = s[start : start + CHUNK]
-            fired = chunk if binary else (chunk != 0).to(chunk.dtype)
-            if self.state is None:
-                self.state = torch.zeros_like(chunk[0])
-            if chunk.shape[0] == 1:  # single step: P is the state itself, no copy
-                p = self.state.unsqueeze(0)
-            else:  # P[t+1] = decay * P[t] + [S[t] != 0], one fused kernel per step
-                p = torch.empty_like(chunk)
-                p[0] = self.state
-                for i in range(1, chunk.shape[0]):
-                    torch.add(fired[i - 1], p[i - 1], alpha=self.decay, out=p[i])
-            yield chunk, p
-            torch.add(fired[-1], p[-1], alpha=self.decay, out=self.state)
+    def _steps(self, s: Tensor, binary: bool) -> Iterator[tuple[int, Tensor]]:
+        """Walk `s` [steps, B, ...] step by step; yield (i, P[i]) with P[i] the state itself
+        (no copy). The state moves on, P[i+1] = decay * P[i] + [S[i] != 0] in one fused
+        kernel, after the caller has used it. Step by step beats building P for several steps
+        at once: no layer-sized buffer per step is written and read back."""
+        if self.state is None:
+            self.state = torch.zeros_like(s[0])
+        for i, step in enumerate(s):
+            yield i, self.state
+            fired = step if binary else (step != 0).to(step.dtype)
+            torch.add(fired, self.state, alpha=self.decay, out=self.state)
 
     def contributions(self, spikes: Tensor, binary: bool = False) -> Tensor:
         """Advance over `spikes` [steps, B, ...]; return N for those steps, [steps, B, ...]."""
         s = self._start(spikes)
-        return torch.cat([p * self.decay for _, p in self._chunks(s, binary)])
+        out = torch.empty_like(s)
+        for i, p in self._steps(s, binary):
+            torch.mul(p, self.decay, out=out[i])
+        return out
 
     def update(self, spikes: Tensor, binary: bool = False) -> Tensor:
         """Advance over `spikes` [steps, B, ...]; return N * S of those steps, summed over the
         channel axis where there is a spatial layout: [steps, B, *spatial] for spikes
         [steps, B, C, *spatial], else [steps, B, K] unreduced for spikes [steps, B, K]."""
         s = self._start(spikes)
-        out = []
-        for chunk, p in self._chunks(s, binary):  # N * S = decay * P * S
-            # with a spatial layout, summed over channels (vecdot: faster than mul + sum)
-            spatial = has_spatial_layout(s)
-            weighted = torch.linalg.vecdot(p, chunk, dim=2) if spatial else p * chunk
-            out.append(weighted.mul_(self.decay))
-        return out[0] if len(out) == 1 else torch.cat(out)
+        spatial = has_spatial_layout(s)
+        out = s.new_empty(s.shape[:2] + s.shape[3:] if spatial else s.shape)
+        for i, p in self._steps(s, binary):  # N * S = decay * P * S
+            if spatial:  # summed over channels (vecdot: faster than mul + sum)
+                torch.linalg.vecdot(p, s[i], dim=1, out=out[i])
+            else:
+                torch.mul(p, s[i], out=out[i])
+        return out.mul_(self.decay)
 
 
 def neuronal_contribution(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor:

@@ -5,8 +5,8 @@
   (softmax of the outputs summed over time). Deletion AUC: lower is better; insertion: higher.
   For event frames removing a pixel removes its events.
 - `pointing_game` (Zhang et al. 2018): does the map's maximum fall on the object (within a
-  tolerance)? Needs the object's location, e.g. `SaccadeEmulator.footprint` for the emulated
-  event digits.
+  tolerance)? Evaluated at the map's own resolution; needs the object's location, e.g.
+  `SaccadeEmulator.footprint` for the emulated event digits.
 - `randomization_check` (Adebayo et al. 2018): maps of the model with re-initialised
   parameters should differ from the trained model's; reported as Spearman rank correlation.
 """
@@ -88,31 +88,45 @@ def time_saliency(result: SAMResult, layer: str, size: tuple[int, int]) -> Tenso
     return result.heatmap(layer, size=size).sum(0)
 
 
-def pointing_game(saliency: Tensor, masks: Tensor, tolerance: int = 1) -> Tensor:
-    """Hits [...] (bool): whether the maximum of each map [..., H, W] lies within `tolerance`
-    pixels of its object mask [..., H, W]. A map with no maximum (constant) misses."""
-    if saliency.shape != masks.shape:
+def pointing_game(maps: Tensor, masks: Tensor, tolerance: int = 1) -> Tensor:
+    """Pointing-game score per map: 1 where the map's maximum lies on the object (within
+    `tolerance` pixels of its mask), else 0; tied maxima score the fraction of them that hit
+    (the expected hit under a random tie-break). A constant map (no maximum) scores 0.
+
+    Args:
+        maps: [..., h, w] at any resolution (e.g. raw layer maps); a map cell stands for the
+            mask pixel under its centre, so no upsampling biases where the maximum falls.
+        masks: [..., H, W] bool object masks at the input's resolution.
+
+    Returns:
+        [...] scores in [0, 1]; their mean is the pointing-game accuracy.
+    """
+    if maps.shape[:-2] != masks.shape[:-2]:
         raise ValueError(
-            f"saliency {tuple(saliency.shape)} and masks {tuple(masks.shape)} must match"
+            f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} must have the same "
+            "leading shape"
         )
-    lead, (height, width) = saliency.shape[:-2], saliency.shape[-2:]
-    flat = saliency.reshape(-1, height * width)
+    lead, (h, w), (height, width) = maps.shape[:-2], maps.shape[-2:], masks.shape[-2:]
     grown = F.max_pool2d(
         masks.reshape(-1, 1, height, width).float(), 2 * tolerance + 1, 1, tolerance
-    )
-    at_peak = grown.reshape(-1, height * width).gather(1, flat.argmax(1, keepdim=True))[:, 0] > 0
-    varies = flat.amax(1) > flat.amin(1)
-    return (at_peak & varies).reshape(lead)
+    )[:, 0]
+    rows = ((torch.arange(h) + 0.5) * height / h).long()
+    cols = ((torch.arange(w) + 0.5) * width / w).long()
+    on_object = grown[:, rows][:, :, cols].reshape(-1, h * w) > 0
+    flat = maps.reshape(-1, h * w)
+    peak = flat == flat.amax(1, keepdim=True)
+    score = (peak & on_object).sum(1) / peak.sum(1)
+    return torch.where(flat.amax(1) > flat.amin(1), score, 0.0).reshape(lead)
 
 
 def rank_correlation(a: Tensor, b: Tensor) -> Tensor:
-    """Spearman rank correlation of maps a and b [N, ...] per map (flattened), [N]; 0 where a
-    map is constant."""
+    """Spearman rank correlation of maps a and b [N, ...] per map (flattened), [N]; NaN where
+    a map is constant (no ranking to compare)."""
     ranks = [x.reshape(x.shape[0], -1).argsort(1).argsort(1).float() for x in (a, b)]
     ra, rb = (r - r.mean(1, keepdim=True) for r in ranks)
     denominator = (ra.norm(dim=1) * rb.norm(dim=1)).clamp_min(1e-12)
     constant = (a.reshape(a.shape[0], -1).std(1) == 0) | (b.reshape(b.shape[0], -1).std(1) == 0)
-    return torch.where(constant, 0.0, (ra * rb).sum(1) / denominator)
+    return torch.where(constant, float("nan"), (ra * rb).sum(1) / denominator)
 
 
 def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -138,7 +152,8 @@ def randomization_check(
 ) -> Tensor:
     """Spearman correlation [B] between each sample's time-summed maps of `layer` from the
     trained model and from `randomized_copy(model)`, both by `method(model, inputs)`. Near 1
-    means the maps do not depend on what the model learned (Adebayo et al. 2018)."""
+    means the maps do not depend on what the model learned (Adebayo et al. 2018); NaN where
+    either map is constant (e.g. the re-initialised layer is silent)."""
     size = tuple(inputs.shape[-2:])
     trained = time_saliency(method(model, inputs), layer, size)
     random = time_saliency(method(randomized_copy(model, seed), inputs), layer, size)

@@ -111,17 +111,26 @@ def test_pointing_game_hits_the_object_and_random_maps_hit_by_chance():
     torch.manual_seed(1)
     masks = torch.zeros(400, 10, 10, dtype=torch.bool)
     masks[:, 2:6, 3:8] = True  # 20 of 100 pixels
-    assert pointing_game(masks.float(), masks, tolerance=0).all()
+    assert (pointing_game(masks.float(), masks, tolerance=0) == 1).all()
     off = torch.zeros(400, 10, 10)
     off[:, 9, 0] = 1.0  # far from the object
-    assert not pointing_game(off, masks, tolerance=1).any()
+    assert (pointing_game(off, masks, tolerance=1) == 0).all()
     near = torch.zeros(400, 10, 10)
     near[:, 6, 4] = 1.0  # one pixel below the object: a hit only with tolerance
-    assert pointing_game(near, masks, tolerance=1).all()
-    assert not pointing_game(near, masks, tolerance=0).any()
-    assert not pointing_game(torch.zeros(400, 10, 10), masks).any()  # no maximum, no hit
-    chance = pointing_game(torch.rand(400, 10, 10), masks, tolerance=0).float().mean()
+    assert (pointing_game(near, masks, tolerance=1) == 1).all()
+    assert (pointing_game(near, masks, tolerance=0) == 0).all()
+    assert (pointing_game(torch.zeros(400, 10, 10), masks) == 0).all()  # no maximum, no hit
+    tied = off.clone()
+    tied[:, 3, 4] = 1.0  # two equal maxima, one on the object
+    assert (pointing_game(tied, masks, tolerance=0) == 0.5).all()
+    chance = pointing_game(torch.rand(400, 10, 10), masks, tolerance=0).mean()
     assert 0.14 < chance < 0.26
+    # a coarse 5x5 map: each cell stands for the 2x2 pixels under it
+    coarse = torch.zeros(400, 5, 5)
+    coarse[:, 1, 2] = 1.0  # pixels 2..3 x 4..5: on the object
+    assert (pointing_game(coarse, masks, tolerance=0) == 1).all()
+    coarse_chance = pointing_game(torch.rand(400, 5, 5), masks, tolerance=0).mean()
+    assert 0.12 < coarse_chance < 0.28  # no bias from upsampling
 
 
 class Evidence(nn.Module):
@@ -163,7 +172,7 @@ def test_rank_correlation_and_the_randomisation_check():
     a = torch.rand(5, 6, 6)
     torch.testing.assert_close(rank_correlation(a, a), torch.ones(5))
     torch.testing.assert_close(rank_correlation(a, -a), -torch.ones(5))
-    assert (rank_correlation(a, torch.zeros(5, 6, 6)) == 0).all()
+    assert rank_correlation(a, torch.zeros(5, 6, 6)).isnan().all()
 
     net = ConvSNN(size=16)
     x = (torch.rand(8, 4, 2, 16, 16) < 0.3).float()
