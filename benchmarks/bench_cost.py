@@ -1,12 +1,13 @@
 """Cost benchmark (not a test): time and peak memory of SAM and SNN Grad-CAM against the plain
 forward, at T = 8, 32, 128, on a conv SNN from snnTorch and from SpikingJelly.
 
-    python benchmarks/bench_cost.py [--repeats 5] [--batch 8]
+    python benchmarks/bench_cost.py [--repeats 7] [--batch 8]
 
-Each (framework, method, T) runs in a fresh process: peak memory is the growth of the process's
-peak resident set while the method runs once (CPU), or torch's peak allocation (CUDA); time is
-the median of the repeats. Model: [conv3x3(2->16) -> LIF -> maxpool2] -> [conv3x3(16->32) ->
-LIF -> maxpool2] -> fc -> LIF, input 2x32x32, batch 8; SAM over all LIF layers (raw spikes not
+Time: median of interleaved runs of the three methods on one model. Peak memory: each
+(framework, method, T) in a fresh process, the growth of the process's peak resident set while
+the method runs once (CPU), or torch's peak allocation (CUDA).
+Model: [conv3x3(2->16) -> LIF -> maxpool2] -> [conv3x3(16->32) -> LIF -> maxpool2] -> fc -> LIF,
+input 2x32x32, batch 8; SAM over all LIF layers (raw spikes not
 kept), Grad-CAM over the two conv LIF layers.
 """
 
@@ -58,8 +59,8 @@ def spikingjelly_net():
     return net
 
 
-def measure(framework: str, method: str, steps: int, batch: int, repeats: int, device: str):
-    """One configuration in this process: {'seconds': median, 'peak_mib': growth}."""
+def methods(framework: str, steps: int, batch: int, device: str) -> dict:
+    """The three ways to run the model, as zero-argument callables, on one fresh model."""
     from sam_plugins import SpikeActivationMap, explain
     from sam_plugins.baselines import grad_cam
 
@@ -73,47 +74,55 @@ def measure(framework: str, method: str, steps: int, batch: int, repeats: int, d
         with torch.no_grad():
             runner.run(net, x)
 
-    run = {
-        "plain": plain,
-        "SAM": lambda: explain(net, x),
-        "Grad-CAM": lambda: grad_cam(net, x),
-    }[method]
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    return {"plain": plain, "SAM": lambda: explain(net, x), "Grad-CAM": lambda: grad_cam(net, x)}
+
+
+def peak_memory(framework: str, method: str, steps: int, batch: int, device: str) -> float:
+    """MiB the method adds at its peak, run once in this (fresh) process."""
+    run = methods(framework, steps, batch, device)[method]
     if device == "cuda":
+        torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    run()
-    sync()
-    if device == "cuda":
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
         run()
-        sync()
-        times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times), "peak_mib": peak}
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+
+
+def times(framework: str, steps: int, batch: int, repeats: int, device: str) -> dict:
+    """Median seconds per method, the methods interleaved so that drift hits all alike."""
+    runs = methods(framework, steps, batch, device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    seen: dict[str, list[float]] = {name: [] for name in runs}
+    for name in runs:  # warm-up
+        runs[name]()
+    for _ in range(repeats):
+        for name, run in runs.items():
+            sync()
+            start = time.perf_counter()
+            run()
+            sync()
+            seen[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in seen.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # framework,method,steps: child mode
     args = parser.parse_args()
     if args.one:
         framework, method, steps = args.one.split(",")
-        out = measure(framework, method, int(steps), args.batch, args.repeats, args.device)
-        print(json.dumps(out))
+        print(json.dumps(peak_memory(framework, method, int(steps), args.batch, args.device)))
         return
     print(
-        f"torch {torch.__version__}, device {args.device}, batch {args.batch}, median of "
-        f"{args.repeats}; memory: peak growth while the method runs once"
+        f"torch {torch.__version__}, device {args.device}, batch {args.batch}, time: median of "
+        f"{args.repeats} interleaved runs; memory: peak growth while the method runs once"
     )
     print(
         f"{'framework':>12} {'T':>4} {'plain ms':>9} {'SAM ms':>9} {'SAM x':>6} "
@@ -121,7 +130,8 @@ def main() -> None:
     )
     for framework in ("snntorch", "spikingjelly"):
         for steps in (8, 32, 128):
-            row = {}
+            secs = times(framework, steps, args.batch, args.repeats, args.device)
+            mib = {}
             for method in ("plain", "SAM", "Grad-CAM"):
                 child = subprocess.run(
                     [
@@ -129,8 +139,6 @@ def main() -> None:
                         __file__,
                         "--one",
                         f"{framework},{method},{steps}",
-                        "--repeats",
-                        str(args.repeats),
                         "--batch",
                         str(args.batch),
                         "--device",
@@ -140,13 +148,12 @@ def main() -> None:
                     text=True,
                     check=True,
                 )
-                row[method] = json.loads(child.stdout.strip().splitlines()[-1])
-            plain, sam, cam = (row[m] for m in ("plain", "SAM", "Grad-CAM"))
+                mib[method] = json.loads(child.stdout.strip().splitlines()[-1])
+            plain, sam, cam = (secs[m] for m in ("plain", "SAM", "Grad-CAM"))
             print(
-                f"{framework:>12} {steps:>4} {plain['seconds'] * 1e3:>9.1f} "
-                f"{sam['seconds'] * 1e3:>9.1f} {sam['seconds'] / plain['seconds']:>5.2f}x "
-                f"{cam['seconds'] * 1e3:>12.1f} {cam['seconds'] / plain['seconds']:>5.2f}x "
-                f"{plain['peak_mib']:>10.1f} {sam['peak_mib']:>8.1f} {cam['peak_mib']:>8.1f}",
+                f"{framework:>12} {steps:>4} {plain * 1e3:>9.1f} {sam * 1e3:>9.1f} "
+                f"{sam / plain:>5.2f}x {cam * 1e3:>12.1f} {cam / plain:>5.2f}x "
+                f"{mib['plain']:>10.1f} {mib['SAM']:>8.1f} {mib['Grad-CAM']:>8.1f}",
                 flush=True,
             )
 

@@ -23,12 +23,10 @@ from pathlib import Path
 
 import tonic.transforms as tt
 import torch
-from sam_plugins_tonic import EmulatedDigits, SaccadeEmulator, collate_frames, demo
-from sam_plugins_tonic.dataset import DIGIT_SIZE
+from sam_plugins_tonic import EmulatedDigits, collate_frames, demo
 
 from sam_plugins import explain
 from sam_plugins.baselines import grad_cam, random_maps, spike_count_maps
-from sam_plugins.datasets import TRAIN, load_digits
 from sam_plugins.metrics import (
     deletion_insertion,
     pointing_game,
@@ -45,19 +43,6 @@ METHODS = {
 }
 
 
-def object_masks(count: int, bins: int) -> torch.Tensor:
-    """[bins, N, 34, 34]: where each test digit is during each time bin."""
-    images = load_digits(size=DIGIT_SIZE)[0][TRAIN : TRAIN + count, 0].numpy()
-    emulator = SaccadeEmulator()
-    edges = torch.linspace(0, 3 * emulator.saccade_us, bins + 1).tolist()
-    return torch.stack(
-        [
-            torch.stack([torch.from_numpy(emulator.footprint(img, a, b)) for img in images])
-            for a, b in zip(edges[:-1], edges[1:], strict=True)
-        ]
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100)
@@ -70,7 +55,7 @@ def main() -> None:
     to_frames = tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=demo.BINS)
     data = EmulatedDigits(args.data, train=False, limit=args.samples, transform=to_frames)
     frames, labels, _ = collate_frames([data[i] for i in range(len(data))])
-    masks = object_masks(len(labels), demo.BINS)
+    masks = data.object_masks(demo.BINS)
     predicted = class_scores(explain(net, frames).outputs).argmax(1)
     grown = torch.nn.functional.max_pool2d(masks[1:].flatten(0, 1)[:, None].float(), 3, 1, 1)
     print(

@@ -176,7 +176,8 @@ def save_step_layer_grid(
     Args:
         frames: the sample's input frames [T, C, H, W] (see `frame_image`), or one frame
             [C, H, W] / [H, W] drawn under every step.
-        heatmaps: layer name -> maps [T, H, W] in [0, 1] at the frames' size.
+        heatmaps: row label (e.g. "layer conv1") -> maps [T, H, W] in [0, 1] at the frames'
+            size.
     """
     import matplotlib
 
@@ -189,7 +190,7 @@ def save_step_layer_grid(
     fig, axes = plt.subplots(
         len(heatmaps), steps, figsize=(1.2 * steps + 0.8, 1.3 * len(heatmaps) + 0.4), squeeze=False
     )
-    for r, (layer, heat) in enumerate(heatmaps.items()):
+    for r, (label, heat) in enumerate(heatmaps.items()):
         heat = _array(heat)
         for t in range(steps):
             ax = axes[r][t]
@@ -198,7 +199,7 @@ def save_step_layer_grid(
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(f"t={t}", fontsize=8)
-        axes[r][0].set_ylabel(f"layer {layer}", fontsize=8)
+        axes[r][0].set_ylabel(label, fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

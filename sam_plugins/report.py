@@ -136,7 +136,8 @@ def save_outputs(
     for n in range(x.shape[1]):
         maps = {name: h[:, n] for name, h in heat.items()}
         title = titles[n] if titles else f"sample {n}"
-        paths.append(save_step_layer_grid(folder / f"sample_{n}.png", x[:, n], maps, title))
+        rows = {f"layer {name}": h for name, h in maps.items()}
+        paths.append(save_step_layer_grid(folder / f"sample_{n}.png", x[:, n], rows, title))
         for name, h in maps.items():
             video = [show_sam_on_image(frame_image(x[t, n]), h[t]) for t in range(len(h))]
             paths.append(save_animation(folder / f"sample_{n}_layer_{name}.gif", np.stack(video)))

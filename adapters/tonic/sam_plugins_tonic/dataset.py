@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+import torch
 from tonic.dataset import Dataset
 from tonic.io import read_mnist_file
 from tqdm.auto import tqdm
@@ -64,6 +66,7 @@ class EmulatedDigits(Dataset):
         folder = Path(self.location_on_system, self.folder_name)
         self.data = [folder / str(int(labels[i])) / f"{i:05d}.bin" for i in range(first, stop)]
         self.targets = [int(labels[i]) for i in range(first, stop)]
+        self.indices = range(first, stop)  # positions in sam_plugins.datasets.load_digits
         missing = [
             (i, p) for i, p in zip(range(first, stop), self.data, strict=True) if not p.exists()
         ]
@@ -106,6 +109,20 @@ class EmulatedDigits(Dataset):
         if self.transforms is not None:
             events, target = self.transforms(events, target)
         return events, target
+
+    def object_masks(self, n_time_bins: int) -> torch.Tensor:
+        """Where each recording's digit is, [n_time_bins, N, H, W] bool: its footprint
+        (`SaccadeEmulator.footprint`) in each of `n_time_bins` equal spans of the 300 ms
+        recording, the bins `ToFrame(n_time_bins=...)` makes up to the first and last event.
+        The ground truth of the pointing game."""
+        images = load_digits(size=DIGIT_SIZE)[0][list(self.indices), 0].numpy()
+        emulator = SaccadeEmulator(self.sensor_size)
+        edges = np.linspace(0, 3 * emulator.saccade_us, n_time_bins + 1)
+        masks = [
+            [emulator.footprint(image, a, b) for image in images]
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ]
+        return torch.from_numpy(np.array(masks))
 
     def __len__(self) -> int:
         return len(self.data)

@@ -1,0 +1,133 @@
+"""Study: optimisation. An SNN trained with surrogate gradients against the same architecture
+trained as an ANN (ReLU) and converted to an SNN by SpikingJelly's ann2snn (IF neurons,
+thresholds from 99.9th-percentile activations); both see a digit as constant input current
+for T steps. How does SAM differ?
+
+    python examples/study_ann2snn.py [--seconds 30] [--steps 16] [--out examples/output/studies]
+
+Prints accuracy, firing rate, when the SAM mass peaks, the pointing game (map maximum on the
+digit's ink) and how alike the two models' maps are; writes ann2snn_maps.png and
+ann2snn_profile.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import torch
+from spikingjelly.activation_based import ann2snn, functional, layer, neuron, surrogate
+from study_common import accuracy, plot_profiles, profile, train
+from torch import nn
+
+from sam_plugins import explain
+from sam_plugins.datasets import load_digits, split
+from sam_plugins.metrics import pointing_game, rank_correlation, time_saliency
+from sam_plugins.render import save_step_layer_grid
+
+
+def ann() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),  # 16 -> 8
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.AvgPool2d(2),  # 8 -> 4
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 10),
+    )
+
+
+def surrogate_snn() -> nn.Module:
+    """The ANN's architecture with LIF neurons after each conv and at the output."""
+    node = lambda: neuron.LIFNode(tau=2.0, surrogate_function=surrogate.ATan(), detach_reset=True)  # noqa: E731
+    net = nn.Sequential(
+        layer.Conv2d(1, 16, 3, padding=1),
+        node(),
+        layer.AvgPool2d(2),
+        layer.Conv2d(16, 32, 3, padding=1),
+        node(),
+        layer.AvgPool2d(2),
+        layer.Flatten(),
+        layer.Linear(32 * 4 * 4, 10),
+        node(),
+    )
+    functional.set_step_mode(net, "m")
+    return net
+
+
+def run_snn(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Multi-step SNN (surrogate) or single-step converted SNN over x [T, B, ...]."""
+    functional.reset_net(net)
+    if any(getattr(m, "step_mode", "s") == "m" for m in net.modules()):
+        return net(x)
+    return torch.stack([net(xt) for xt in x])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="training time per model")
+    parser.add_argument("--steps", type=int, default=16, help="time steps T")
+    parser.add_argument("--out", type=Path, default=Path("examples/output/studies"))
+    args = parser.parse_args()
+    train_x, train_y, test_x, test_y = split(*load_digits(size=16))
+    ink = (test_x[:, 0] >= 0.3).expand(args.steps - 1, -1, -1, -1)  # where the digit is
+
+    def repeat(x):  # constant input current for T steps: [T, N, 1, 16, 16]
+        return x.unsqueeze(0).expand(args.steps, *x.shape)
+
+    torch.manual_seed(0)
+    model = ann()
+    train(model, train_x.unsqueeze(0), train_y, lambda m, x: m(x[0]), args.seconds)
+    ann_acc = accuracy(model, test_x.unsqueeze(0), test_y, lambda m, x: m(x[0]))
+    calibration = torch.utils.data.DataLoader(list(zip(train_x, train_y, strict=True)), 100)
+    recipe = ann2snn.RateCodingRecipe(dataloader=calibration, mode="99.9%")
+    converted = ann2snn.FXConverter(recipe=recipe, device="cpu").convert(copy.deepcopy(model))
+    converted.eval()
+
+    torch.manual_seed(0)
+    trained = surrogate_snn()
+    train(trained, repeat(train_x), train_y, run_snn, args.seconds)
+    print(f"ANN test accuracy {ann_acc:.1%}")
+    models = {"surrogate-trained": trained, "converted": converted}
+    print(f"{'model':>17} {'acc.':>6} {'layer':>5} {'rate':>6} {'peak step':>9} {'pointing':>9}")
+    curves, maps, summed = {}, {}, {}
+    for name, net in models.items():
+        acc = accuracy(net, repeat(test_x), test_y, run_snn)
+        result = explain(net, repeat(test_x), run=run_snn, keep_spikes=True)
+        conv_layers = [n for n in result if result[n].maps is not None][:2]
+        for depth, layer_name in enumerate(conv_layers, 1):
+            rate = result[layer_name].spikes.float().mean()
+            curve = profile(result, layer_name)
+            hits = pointing_game(result.maps(layer_name)[1:], ink).mean()
+            print(
+                f"{name:>17} {acc:>6.1%} {depth:>5} {rate:>6.3f} {int(curve.argmax()):>9} "
+                f"{hits:>9.1%}"
+            )
+            curves[f"{name} conv {depth}"] = curve
+            maps[f"{name.split('-')[0]}, conv {depth}"] = result.heatmap(layer_name, size=(16, 16))
+            summed[(name, depth)] = time_saliency(result, layer_name, (16, 16))
+    longer = accuracy(converted, test_x.unsqueeze(0).expand(64, *test_x.shape), test_y, run_snn)
+    print(f"converted SNN with 64 steps instead of {args.steps}: accuracy {longer:.1%}")
+    for depth in (1, 2):
+        alike = rank_correlation(summed[("surrogate-trained", depth)], summed[("converted", depth)])
+        print(f"conv {depth}: rank correlation of the two models' maps {alike.nanmean():.2f}")
+    for sample in (0, 1):
+        rows = {
+            key: heat[:, sample] for key, heat in sorted(maps.items(), key=lambda kv: kv[0][-1])
+        }
+        path = save_step_layer_grid(
+            args.out / f"ann2snn_maps_{sample}.png",
+            test_x[sample],
+            rows,
+            f"surrogate-trained vs converted, test digit {sample} (label {int(test_y[sample])})",
+        )
+        print(f"wrote {path}")
+    title = "surrogate-trained vs converted: when SAM looks"
+    print(f"wrote {plot_profiles(args.out / 'ann2snn_profile.png', curves, title)}")
+
+
+if __name__ == "__main__":
+    main()

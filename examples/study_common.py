@@ -1,0 +1,76 @@
+"""What the three paper studies (study_*.py) share: the event digits as frames, a time-budgeted
+training loop, accuracy, and the two figures (maps side by side, temporal profiles)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import tonic.transforms as tt  # noqa: E402
+import torch  # noqa: E402
+from sam_plugins_tonic import EmulatedDigits, collate_frames  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+from sam_plugins import SAMResult  # noqa: E402
+from sam_plugins.result import class_scores  # noqa: E402
+
+Forward = Callable[[nn.Module, Tensor], Tensor]  # (model, inputs [T, B, ...]) -> outputs
+
+
+def event_digits(data: Path, train: bool, limit: int | None, bins: int = 10):
+    """(frames [bins, N, 2, 34, 34], labels [N], the dataset) of the emulated event digits."""
+    dataset = EmulatedDigits(
+        data,
+        train=train,
+        limit=limit,
+        transform=tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=bins),
+    )
+    frames, labels, _ = collate_frames([dataset[i] for i in range(len(dataset))])
+    return frames, labels, dataset
+
+
+def train(net: nn.Module, x: Tensor, y: Tensor, forward: Forward, seconds: float) -> int:
+    """Adam on cross-entropy of the outputs summed over time, for `seconds`; returns epochs."""
+    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
+    net.train()
+    start, epochs = time.perf_counter(), 0
+    while epochs == 0 or time.perf_counter() - start < seconds:
+        for idx in torch.randperm(len(y)).split(64):
+            loss = nn.functional.cross_entropy(class_scores(forward(net, x[:, idx])), y[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        epochs += 1
+    net.eval()
+    return epochs
+
+
+def accuracy(net: nn.Module, x: Tensor, y: Tensor, forward: Forward) -> float:
+    with torch.no_grad():
+        return (class_scores(forward(net, x)).argmax(1) == y).float().mean().item()
+
+
+def profile(result: SAMResult, layer: str) -> Tensor:
+    """The layer's SAM mass per step averaged over samples, scaled to its peak, [T]."""
+    mass = result[layer].profile.mean(1)
+    return mass / mass.max().clamp_min(1e-12)
+
+
+def plot_profiles(path: Path, curves: dict[str, Tensor], title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(4.5, 2.8))
+    for label, curve in curves.items():
+        ax.plot(curve.numpy(), marker="o", ms=3, label=label)
+    ax.set_xlabel("time step")
+    ax.set_ylabel("mean SAM mass / peak")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
