@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from .result import SAMResult
 
 
 def _array(x: Tensor | np.ndarray) -> np.ndarray:
@@ -45,7 +50,12 @@ def show_sam_on_image(
 
 
 def save_time_grid(
-    path: str | Path, images, heatmaps, row_titles=None, step_stride: int = 1, alpha: float = 0.5
+    path: str | Path,
+    images: Tensor | np.ndarray,
+    heatmaps: Tensor | np.ndarray,
+    row_titles: Sequence[str] | None = None,
+    step_stride: int = 1,
+    alpha: float = 0.5,
 ) -> Path:
     """PNG grid of heat maps over inputs: one row per sample, one column per time step.
 
@@ -88,7 +98,11 @@ def save_time_grid(
 
 
 def save_layer_grids(
-    folder: str | Path, images, result, row_titles=None, step_stride: int = 1
+    folder: str | Path,
+    images: Tensor,
+    result: SAMResult,
+    row_titles: Sequence[str] | None = None,
+    step_stride: int = 1,
 ) -> list[Path]:
     """One `save_time_grid` PNG per layer with maps, ``folder/sam_layer_<name>.png``.
 
@@ -141,7 +155,7 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
 
 
-def save_animation(path: str | Path, frames, fps: float = 4.0) -> Path:
+def save_animation(path: str | Path, frames: Tensor | np.ndarray, fps: float = 4.0) -> Path:
     """Animated GIF (or MP4 when `path` ends in .mp4; needs imageio-ffmpeg) of RGB frames
     [T, H, W, 3] in [0, 1], looping. Small frames are enlarged (nearest) to at least 128 px."""
     import imageio.v3 as iio
@@ -169,7 +183,11 @@ def save_animation(path: str | Path, frames, fps: float = 4.0) -> Path:
 
 
 def save_step_layer_grid(
-    path: str | Path, frames, heatmaps: dict[str, Tensor], title: str = "", alpha: float = 0.5
+    path: str | Path,
+    frames: Tensor | np.ndarray,
+    heatmaps: dict[str, Tensor],
+    title: str = "",
+    alpha: float = 0.5,
 ) -> Path:
     """PNG grid for one sample: one row per layer, one column per time step.
 

@@ -11,6 +11,7 @@ import html
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -58,7 +59,7 @@ def _profile_svg(result: SAMResult, sample: int) -> str:
     return svg[svg.index("<svg") :]
 
 
-def _check_frames(frames, result: SAMResult) -> np.ndarray:
+def _check_frames(frames: Tensor | np.ndarray, result: SAMResult) -> np.ndarray:
     x = _array(frames)
     if x.ndim != 5 or x.shape[:2] != (result.steps, result.batch_size):
         raise ValueError(
@@ -69,7 +70,10 @@ def _check_frames(frames, result: SAMResult) -> np.ndarray:
 
 
 def write_report(
-    path: str | Path, frames, result: SAMResult, titles: list[str] | None = None
+    path: str | Path,
+    frames: Tensor | np.ndarray,
+    result: SAMResult,
+    titles: list[str] | None = None,
 ) -> Path:
     """One self-contained HTML file (images inlined, no network needed): per sample its title
     (e.g. label and prediction), the input and every mapped layer's heat map with a time-step
@@ -124,7 +128,10 @@ def write_report(
 
 
 def save_outputs(
-    folder: str | Path, frames, result: SAMResult, titles: list[str] | None = None
+    folder: str | Path,
+    frames: Tensor | np.ndarray,
+    result: SAMResult,
+    titles: list[str] | None = None,
 ) -> list[Path]:
     """Everything for N samples in `folder`: ``report.html``; per sample ``sample_<n>.png``
     (steps x layers) and per mapped layer ``sample_<n>_layer_<name>.gif``. Returns the paths."""
@@ -144,7 +151,7 @@ def save_outputs(
     return paths
 
 
-def predicted_classes(outputs) -> Tensor:
+def predicted_classes(outputs: Any) -> Tensor:
     """Class per sample: the argmax of `class_scores(outputs)`."""
     return class_scores(outputs).argmax(-1)
 

@@ -46,3 +46,26 @@ def test_event_camera_example_runs(tmp_path):
     assert "analysed 24 recordings" in done.stdout
     assert len(list((tmp_path / "out").glob("recording_*.png"))) == 3
     assert (tmp_path / "out" / "test_analysis.h5").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "printed"),
+    [
+        ("study_leak.py", ["--seconds", "0.5", "--limit", "32"], "leak_profile.png"),
+        ("study_ann2snn.py", ["--seconds", "0.5", "--steps", "4"], "rank correlation"),
+        ("study_adversarial.py", ["--samples", "16"], "PGD"),
+    ],
+)
+def test_study_runs(script, args, printed, tmp_path):
+    done = subprocess.run(
+        [sys.executable, EXAMPLES / script, *args, "--out", tmp_path]
+        + ([] if script == "study_ann2snn.py" else ["--data", tmp_path / "data"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=EXAMPLES.parent,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert printed in done.stdout
+    pngs = list(tmp_path.glob("*.png"))
+    assert len(pngs) >= 2 and all(p.stat().st_size > 10_000 for p in pngs)

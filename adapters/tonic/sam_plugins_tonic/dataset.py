@@ -35,7 +35,9 @@ class EmulatedDigits(Dataset):
         train: the 1500 training digits, or the 297 test digits.
         limit: only the first `limit` digits of the split (small test sets).
         generate: write missing files with the emulator.
-        transform, target_transform, transforms: as in tonic.
+        transform: applied to the events, as in tonic (e.g. ``ToFrame``).
+        target_transform: applied to the label.
+        transforms: applied to (events, label) together.
     """
 
     sensor_size = (34, 34, 2)
