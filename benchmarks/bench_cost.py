@@ -4,8 +4,9 @@ forward, at T = 8, 32, 128, on a conv SNN from snnTorch and from SpikingJelly.
     python benchmarks/bench_cost.py [--repeats 7] [--batch 8]
 
 Time: median of interleaved runs of the three methods on one model. Peak memory: each
-(framework, method, T) in a fresh process, the growth of the process's peak resident set while
-the method runs once (CPU), or torch's peak allocation (CUDA).
+(framework, method, T) in a fresh process, the growth of the process's peak resident set
+(Linux VmHWM, reset before the run) while the method runs once (CPU), or torch's peak allocation
+(CUDA).
 Model: [conv3x3(2->16) -> LIF -> maxpool2] -> [conv3x3(16->32) -> LIF -> maxpool2] -> fc -> LIF,
 input 2x32x32, batch 8; SAM over all LIF layers (raw spikes not
 kept), Grad-CAM over the two conv LIF layers.
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -87,9 +88,19 @@ def peak_memory(framework: str, method: str, steps: int, batch: int, device: str
         run()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM (peak resident set) belongs to this process image; ru_maxrss would include the
+    # parent's peak from before exec. Writing 5 to clear_refs resets the peak to the current.
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _status_kib("VmRSS")
     run()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
+    return (_status_kib("VmHWM") - base) / 1024
+
+
+def _status_kib(field: str) -> int:
+    line = next(
+        x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field)
+    )
+    return int(line.split()[1])
 
 
 def times(framework: str, steps: int, batch: int, repeats: int, device: str) -> dict:
