@@ -10,7 +10,9 @@ Prints, from one run on one machine:
      - dvs_vgg: [conv3x3-BN-LIF-maxpool] x 3 (32/64/128 channels) -> fc -> LIF, the usual
        event-camera SNN;
      - minimal: conv(16)-LIF-avgpool-conv(32)-LIF-avgpool-fc-LIF, almost no compute besides
-       the neurons: the worst case for any per-neuron recording.
+       the neurons: the worst case for any per-neuron recording;
+     - snn_vgg: dvs_vgg with snnTorch Leaky neurons (when snnTorch is installed), the same
+       network as users run it.
 """
 
 from __future__ import annotations
@@ -59,17 +61,17 @@ def bench_engine(device: str, repeats: int) -> None:
 
 def bench_attached(name, net, device: str, repeats: int, steps: int = 32, batch: int = 32):
     net = net.to(device).eval()
-    neurons = [m for m in net.modules() if isinstance(m, PlainLIF)]
+    plain_neurons = [m for m in net.modules() if isinstance(m, PlainLIF)]
+    sam = SpikeActivationMap(net, layers=[PlainLIF] if plain_neurons else None)
     x = (torch.rand(steps, batch, 2, 32, 32, device=device) < 0.3).float() * 2
 
     def forward():
-        for m in neurons:
+        for m in plain_neurons:
             m.reset()
+        sam.runner.reset(net)  # the framework's reset (snnTorch); nothing for plain torch
         with torch.no_grad():
             for xt in x:
                 net(xt)
-
-    sam = SpikeActivationMap(net, layers=[PlainLIF])
 
     def forward_with_sam():
         sam.reset()
@@ -84,7 +86,7 @@ def bench_attached(name, net, device: str, repeats: int, steps: int = 32, batch:
         sam_times.append(timed(forward_with_sam, device))
     plain, attached = statistics.median(plain_times), statistics.median(sam_times)
     print(
-        f"{name:>8} {len(neurons):>7} {plain * 1e3:>10.1f} {attached * 1e3:>10.1f} "
+        f"{name:>8} {len(sam.layers):>7} {plain * 1e3:>10.1f} {attached * 1e3:>10.1f} "
         f"{attached / plain:>7.3f}x"
     )
 
@@ -102,6 +104,12 @@ def main() -> None:
     print(f"{'model':>8} {'neurons':>7} {'plain ms':>10} {'+SAM ms':>10} {'ratio':>8}")
     bench_attached("dvs_vgg", dvs_vgg(), args.device, args.repeats)
     bench_attached("minimal", ConvSNN(size=32, width=16), args.device, args.repeats)
+    try:
+        import snntorch as snn
+    except ImportError:
+        return
+    leaky = lambda: snn.Leaky(beta=0.8, init_hidden=True)  # noqa: E731
+    bench_attached("snn_vgg", dvs_vgg(neuron=leaky), args.device, args.repeats)
 
 
 if __name__ == "__main__":

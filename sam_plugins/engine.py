@@ -18,6 +18,11 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+BLOCK = 16
+SMALL_LAYER = 1 << 15
+"""Multi-step calls on layers of at most SMALL_LAYER values per step are processed BLOCK steps
+at a time (fewer kernel calls), larger layers step by step (less memory traffic)."""
+
 DEFAULT_GAMMA = 0.5
 """Default decay of the temporal spike contribution exp(-gamma * |t - t'|).
 
@@ -78,24 +83,36 @@ class StreamingSAM:
         self.steps += spikes.shape[0]
         return spikes.to(score_dtype(spikes.dtype))
 
-    def _steps(self, s: Tensor, binary: bool) -> Iterator[tuple[int, Tensor]]:
-        """Walk `s` [steps, B, ...] step by step; yield (i, P[i]) with P[i] the state itself
-        (no copy). The state moves on, P[i+1] = decay * P[i] + [S[i] != 0] in one fused
-        kernel, after the caller has used it. Step by step beats building P for several steps
-        at once: no layer-sized buffer per step is written and read back."""
+    def _blocks(self, s: Tensor, binary: bool) -> Iterator[tuple[int, Tensor]]:
+        """Walk `s` [steps, B, ...] in blocks; yield (first step, P of the block's steps).
+
+        Large layers go one step per block, P being the state itself (no copy): no buffer of P
+        is written and read back, which is what costs on them. Small layers go BLOCK steps at a
+        time, P built step by step (one fused kernel each), so that the caller's product runs
+        once per block: on them the number of kernel calls is what costs.
+        The state moves on, P[t+1] = decay * P[t] + [S[t] != 0], after the caller used P."""
         if self.state is None:
             self.state = torch.zeros_like(s[0])
-        for i, step in enumerate(s):
-            yield i, self.state
-            fired = step if binary else (step != 0).to(step.dtype)
-            torch.add(fired, self.state, alpha=self.decay, out=self.state)
+        fired = s if binary else (s != 0).to(s.dtype)
+        size = BLOCK if s[0].numel() <= SMALL_LAYER else 1
+        for start in range(0, s.shape[0], size):
+            n = min(size, s.shape[0] - start)
+            if n == 1:
+                p = self.state.unsqueeze(0)
+            else:
+                p = s.new_empty((n, *self.state.shape))
+                p[0] = self.state
+                for i in range(1, n):
+                    torch.add(fired[start + i - 1], p[i - 1], alpha=self.decay, out=p[i])
+            yield start, p
+            torch.add(fired[start + n - 1], p[-1], alpha=self.decay, out=self.state)
 
     def contributions(self, spikes: Tensor, binary: bool = False) -> Tensor:
         """Advance over `spikes` [steps, B, ...]; return N for those steps, [steps, B, ...]."""
         s = self._start(spikes)
         out = torch.empty_like(s)
-        for i, p in self._steps(s, binary):
-            torch.mul(p, self.decay, out=out[i])
+        for start, p in self._blocks(s, binary):
+            torch.mul(p, self.decay, out=out[start : start + len(p)])
         return out
 
     def update(self, spikes: Tensor, binary: bool = False) -> Tensor:
@@ -105,11 +122,12 @@ class StreamingSAM:
         s = self._start(spikes)
         spatial = has_spatial_layout(s)
         out = s.new_empty(s.shape[:2] + s.shape[3:] if spatial else s.shape)
-        for i, p in self._steps(s, binary):  # N * S = decay * P * S
+        for start, p in self._blocks(s, binary):  # N * S = decay * P * S
+            block, into = s[start : start + len(p)], out[start : start + len(p)]
             if spatial:  # summed over channels (vecdot: faster than mul + sum)
-                torch.linalg.vecdot(p, s[i], dim=1, out=out[i])
+                torch.linalg.vecdot(p, block, dim=2, out=into)
             else:
-                torch.mul(p, s[i], out=out[i])
+                torch.mul(p, block, out=into)
         return out.mul_(self.decay)
 
 
