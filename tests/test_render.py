@@ -97,3 +97,16 @@ def test_step_layer_grid_has_a_row_per_layer(tmp_path):
     )
     three = Image.open(save_step_layer_grid(tmp_path / "three.png", frames, maps, title="x"))
     assert three.size[0] == two.size[0] and three.size[1] > two.size[1]
+
+
+def test_mp4_needs_imageio_ffmpeg_and_says_so(tmp_path):
+    frames = np.random.default_rng(0).random((4, 8, 8, 3))
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install imageio-ffmpeg"):
+            save_animation(tmp_path / "a.mp4", frames)
+        assert not (tmp_path / "a.mp4").exists()
+    else:
+        video = iio.imread(save_animation(tmp_path / "a.mp4", frames), index=None)
+        assert video.shape[0] == 4
