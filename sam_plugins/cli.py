@@ -173,6 +173,11 @@ def explain_to_folder(
         raise CLIError(f"{exc} On the command line: --layers NAME [NAME ...]") from None
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    except RuntimeError as exc:  # e.g. frames of another size than the model was built for
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CLIError(
+            f"the model failed on frames of shape {tuple(frames.shape)} ([T, B, C, H, W]): {first}"
+        ) from None
     if not any(result[name].maps is not None for name in result):
         raise CLIError(
             f"none of the layers {list(result)} has a spatial layout, so there are no maps to "

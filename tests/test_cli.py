@@ -144,6 +144,10 @@ def test_analyze_streams_statistics_to_hdf5(tmp_path, capsys):
         (["explain", "plain_snn:ConvSNN", "--input", "{x}"], "--layers NAME"),
         (["explain", "plain_snn:ConvSNN", "--input", "{bad}"], "found (3, 4)"),
         (["demo", "--samples", "0"], "--samples must be at least 1"),
+        (
+            ["explain", "plain_snn:ConvSNN", "--input", "{small}", "--layers", "lif1"],
+            "the model failed on frames of shape (4, 1, 2, 8, 8)",
+        ),
     ],
 )
 def test_errors_are_one_line(tmp_path, capsys, argv, message):
@@ -153,6 +157,8 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
     (tmp_path / "x.txt").write_text("hello")
     paths = {"x": tmp_path / "x.npy", "w": tmp_path / "w.pt", "txt": tmp_path / "x.txt"}
     paths["bad"] = tmp_path / "bad.npy"
+    np.save(tmp_path / "small.npy", np.ones((4, 2, 8, 8), np.float32))  # the net wants 16x16
+    paths["small"] = tmp_path / "small.npy"
     argv = [a.format(**paths) for a in argv]
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
