@@ -165,3 +165,24 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
     assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1
     assert message in err
     assert not (tmp_path / "o").exists()
+
+
+def test_explain_reads_pt_frames_and_event_npy(tmp_path):
+    from sam_plugins_tonic import SaccadeEmulator
+
+    from sam_plugins.datasets import load_digits
+
+    net = ConvSNN(size=16)
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    torch.save((torch.rand(5, 3, 2, 16, 16) < 0.3).float(), tmp_path / "x.pt")
+    base = ["explain", "plain_snn:ConvSNN", "--weights", str(tmp_path / "w.pt"), "--layers", "lif1"]
+    assert main([*base, "--input", str(tmp_path / "x.pt"), "--out", str(tmp_path / "a")]) == 0
+    assert len(report_images(tmp_path / "a" / "report.html")) == 3
+
+    events = SaccadeEmulator()(load_digits(size=26)[0][0, 0].numpy(), seed=0)
+    np.save(tmp_path / "rec.npy", events)  # a structured event array, as tonic holds them
+    argv = ["explain", demo.FACTORY, "--weights", str(demo.WEIGHTS), "--input"]
+    argv += [str(tmp_path / "rec.npy"), "--sensor-size", "34,34,2", "--out", str(tmp_path / "b")]
+    assert main(argv) == 0
+    images = report_images(tmp_path / "b" / "report.html")
+    assert len(images) == 1 and len(images[0]["1"]) == 10 and images[0]["1"][0].shape == (34, 34, 3)
