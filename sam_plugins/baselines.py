@@ -25,14 +25,15 @@ from .result import LayerSAM, SAMResult, class_scores
 Runner = Callable[[nn.Module, Tensor], Any]
 
 
-def _result(maps: dict[str, Tensor], outputs: Any = None) -> SAMResult:
+def _result(maps: dict[str, Tensor], outputs: Any, kinds: dict[str, str]) -> SAMResult:
     if not maps:
         raise ValueError(
             "none of the recorded layers has a spatial layout ([T, B, C, H, W] spikes), so "
             "there is no map to make; choose convolutional neuron layers"
         )
     layers = {
-        name: LayerSAM(name, m, None, m.flatten(2).sum(dim=2), None) for name, m in maps.items()
+        name: LayerSAM(name, m, None, m.flatten(2).sum(dim=2), None, kinds.get(name, ""))
+        for name, m in maps.items()
     }
     return SAMResult(layers, gamma=float("nan"), outputs=outputs)
 
@@ -104,7 +105,8 @@ def grad_cam(
         weights = g.mean(dim=(0, *range(3, g.dim())))  # [B, C]: over time and space
         weighted = (s * weights.view(1, *weights.shape, *([1] * (s.dim() - 3)))).sum(2)
         maps[name] = F.relu(weighted)
-    return _result(maps, _detach(outputs))
+    kinds = {t.name: type(t.module).__name__ for t in sam.recorder.targets}
+    return _result(maps, _detach(outputs), kinds)
 
 
 def _detach(outputs: Any) -> Any:
@@ -130,7 +132,7 @@ def spike_count_maps(
         for name in result
         if result[name].maps is not None
     }
-    return _result(maps, result.outputs)
+    return _result(maps, result.outputs, {name: result[name].kind for name in result})
 
 
 def random_maps(like: SAMResult, seed: int = 0) -> SAMResult:
@@ -141,4 +143,4 @@ def random_maps(like: SAMResult, seed: int = 0) -> SAMResult:
         for name in like
         if like[name].maps is not None
     }
-    return _result(maps, like.outputs)
+    return _result(maps, like.outputs, {name: like[name].kind for name in like})

@@ -130,6 +130,7 @@ class SpikeActivationMap:
                 "`with SpikeActivationMap(...)` block (or after attach()) before result()"
             )
         layers = {}
+        kinds = {t.name: type(t.module).__name__ for t in self.recorder.targets}
         for name, chunks in self._chunks.items():
             if not chunks:
                 raise RuntimeError(f"layer {name!r} was never called while recording")
@@ -141,6 +142,7 @@ class SpikeActivationMap:
                 scores=None if spatial else self._scores[name],
                 profile=stacked.flatten(2).sum(dim=2) if spatial else stacked,
                 spikes=torch.cat(self._spikes[name]) if self.keep_spikes else None,
+                kind=kinds[name],
             )
         return SAMResult(layers, self.gamma)
 

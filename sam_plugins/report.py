@@ -47,7 +47,7 @@ def _profile_svg(result: SAMResult, sample: int) -> str:
     for name in result:
         profile = _array(result[name].profile[:, sample]).astype(float)
         peak = profile.max()
-        ax.plot(profile / peak if peak > 0 else profile, marker="o", ms=3, label=f"layer {name}")
+        ax.plot(profile / peak if peak > 0 else profile, marker="o", ms=3, label=result[name].label)
     ax.set_xlabel("time step")
     ax.set_ylabel("SAM mass / peak")
     ax.legend(fontsize=7)
@@ -99,7 +99,7 @@ def write_report(
         data.append(images)
         figures = "".join(
             f'<figure><img data-key="{html.escape(key)}" src="{uris[0]}" alt="{html.escape(key)}">'
-            f"<figcaption>{'input' if key == 'input' else 'layer ' + html.escape(key)}"
+            f"<figcaption>{'input' if key == 'input' else html.escape(result[key].label)}"
             "</figcaption></figure>"
             for key, uris in images.items()
         )
@@ -112,7 +112,7 @@ def write_report(
             f'<div class="row">{figures}</div>'
             f'<div class="profile">{_profile_svg(result, n)}</div></section>'
         )
-    layers = ", ".join(html.escape(name) for name in result)
+    layers = ", ".join(html.escape(result[name].label.removeprefix("layer ")) for name in result)
     page = _PAGE.format(
         version=__version__,
         steps=steps,
@@ -143,7 +143,7 @@ def save_outputs(
     for n in range(x.shape[1]):
         maps = {name: h[:, n] for name, h in heat.items()}
         title = titles[n] if titles else f"sample {n}"
-        rows = {f"layer {name}": h for name, h in maps.items()}
+        rows = {result[name].label: h for name, h in maps.items()}
         paths.append(save_step_layer_grid(folder / f"sample_{n}.png", x[:, n], rows, title))
         for name, h in maps.items():
             video = [show_sam_on_image(frame_image(x[t, n]), h[t]) for t in range(len(h))]
@@ -170,7 +170,8 @@ figure img {{ width: 136px; height: 136px; image-rendering: pixelated; }}
 <h1>Spike Activation Maps</h1>
 <p>SAM (Kim &amp; Panda, Scientific Reports 2021) per time step, computed from the forward spikes
 alone. {steps} time steps, gamma = {gamma:g}, layers: {layers}. Each map is min-max normalised
-per step; the profile is each layer's total SAM per step, scaled to its peak.
+per step; the profile is each layer's total SAM per step, scaled to its peak. Step 0 has no map:
+a neuron's contribution counts its earlier spikes, and there are none yet.
 Made by sam-plugins {version}.</p>
 {sections}
 <script>

@@ -23,6 +23,7 @@ class LayerSAM:
             layout; None for spatial layers.
         profile: SAM mass per step, sum over neurons of N * S, [T, B]: when the layer looks.
         spikes: the raw spikes [T, B, ...] when recorded with keep_spikes=True, else None.
+        kind: the recorded module's class name (e.g. "Leaky", "LIFNode"), for labels.
     """
 
     name: str
@@ -30,6 +31,12 @@ class LayerSAM:
     scores: Tensor | None
     profile: Tensor
     spikes: Tensor | None = None
+    kind: str = ""
+
+    @property
+    def label(self) -> str:
+        """ "layer <name>", with the module's class when known: "layer 1 (Leaky)"."""
+        return f"layer {self.name}" + (f" ({self.kind})" if self.kind else "")
 
     @property
     def steps(self) -> int:
