@@ -83,25 +83,24 @@ def grad_cam(
                     "the recorded spikes carry no gradient: Grad-CAM needs neurons with a "
                     "surrogate gradient (the model's own training path)"
                 )
-            grads = iter(torch.autograd.grad(chosen, tensors, allow_unused=True))
+            grads = list(torch.autograd.grad(chosen, tensors, allow_unused=True))
     finally:
         for handle in handles:
             handle.remove()
         sam.runner.reset(model)  # the neurons' state must not keep the graph alive
     maps = {}
     for name, parts in captured.items():
-        steps = [
-            (t.detach(), torch.zeros_like(t) if g is None else g)
-            for (t, _), g in zip(parts, grads)  # noqa: B905 - grads is one long iterator
-        ]
-        s, g = (
-            torch.cat(
-                [x if multi else x.unsqueeze(0) for x, (_, multi) in zip(xs, parts, strict=True)]
-            )
-            for xs in zip(*steps, strict=True)
-        )
+        layer_grads, grads = grads[: len(parts)], grads[len(parts) :]
+
+        def over_time(xs, parts=parts):  # [T, B, ...] from the calls' [B, ...] or [T, B, ...]
+            pairs = zip(xs, parts, strict=True)
+            return torch.cat([x if multi else x[None] for x, (_, multi) in pairs])
+
+        s = over_time([t.detach() for t, _ in parts])
         if not has_spatial_layout(s):
             continue  # Linear layers have no map, as with SAM
+        pairs = zip(parts, layer_grads, strict=True)
+        g = over_time([torch.zeros_like(t) if d is None else d for (t, _), d in pairs])
         weights = g.mean(dim=(0, *range(3, g.dim())))  # [B, C]: over time and space
         weighted = (s * weights.view(1, *weights.shape, *([1] * (s.dim() - 3)))).sum(2)
         maps[name] = F.relu(weighted)
