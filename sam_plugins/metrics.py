@@ -27,7 +27,9 @@ from .result import SAMResult, class_scores
 Runner = Callable[[nn.Module, Tensor], Any]
 
 
-def class_probability(model: nn.Module, inputs: Tensor, target: Tensor, run: Runner | None = None):
+def class_probability(
+    model: nn.Module, inputs: Tensor, target: Tensor, run: Runner | None = None
+) -> Tensor:
     """Softmax probability of class `target` [B] for inputs [T, B, ...], the model reset and
     run the framework's way (or by `run`)."""
     adapter = adapter_for_model(model, installed_adapters(), GenericAdapter())
@@ -60,6 +62,8 @@ def deletion_insertion(
     """
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', found {mode!r}")
+    if inputs.dim() != 5:
+        raise ValueError(f"inputs must be [T, B, C, H, W], found shape {tuple(inputs.shape)}")
     steps, batch, channels, height, width = inputs.shape
     if saliency.shape != (batch, height, width):
         raise ValueError(
@@ -67,9 +71,10 @@ def deletion_insertion(
             f"{tuple(inputs.shape)}, found {tuple(saliency.shape)}; upsample and sum the maps "
             "over time first (see `time_saliency`)"
         )
-    order = saliency.reshape(batch, -1).argsort(dim=1, descending=True, stable=True)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1]).expand_as(order))
-    counts = torch.linspace(0, height * width, points).round().long()
+    order = saliency.to(inputs.device).reshape(batch, -1).argsort(1, descending=True, stable=True)
+    positions = torch.arange(order.shape[1], device=order.device).expand_as(order)
+    rank = torch.empty_like(order).scatter_(1, order, positions)  # importance rank per pixel
+    counts = torch.linspace(0, height * width, points, device=order.device).round().long()
     curve = torch.empty(points, batch)
     for start in range(0, points, max(1, batch_size // batch)):
         chosen = counts[start : start + max(1, batch_size // batch)]
