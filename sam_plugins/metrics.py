@@ -71,7 +71,9 @@ def deletion_insertion(
             f"{tuple(inputs.shape)}, found {tuple(saliency.shape)}; upsample and sum the maps "
             "over time first (see `time_saliency`)"
         )
-    order = saliency.to(inputs.device).reshape(batch, -1).argsort(1, descending=True, stable=True)
+    order = (
+        saliency.to(inputs.device).reshape(batch, -1).argsort(dim=1, descending=True, stable=True)
+    )
     positions = torch.arange(order.shape[1], device=order.device).expand_as(order)
     rank = torch.empty_like(order).scatter_(1, order, positions)  # importance rank per pixel
     counts = torch.linspace(0, height * width, points, device=order.device).round().long()
