@@ -115,10 +115,10 @@ def pointing_game(maps: Tensor, masks: Tensor, tolerance: int = 1) -> Tensor:
         )
     lead, (h, w), (height, width) = maps.shape[:-2], maps.shape[-2:], masks.shape[-2:]
     grown = F.max_pool2d(
-        masks.reshape(-1, 1, height, width).float(), 2 * tolerance + 1, 1, tolerance
+        masks.to(maps.device).reshape(-1, 1, height, width).float(), 2 * tolerance + 1, 1, tolerance
     )[:, 0]
-    rows = ((torch.arange(h) + 0.5) * height / h).long()
-    cols = ((torch.arange(w) + 0.5) * width / w).long()
+    rows = ((torch.arange(h, device=maps.device) + 0.5) * height / h).long()
+    cols = ((torch.arange(w, device=maps.device) + 0.5) * width / w).long()
     on_object = grown[:, rows][:, :, cols].reshape(-1, h * w) > 0
     flat = maps.reshape(-1, h * w)
     peak = flat == flat.amax(1, keepdim=True)
