@@ -66,29 +66,48 @@ def save_time_grid(
         row_titles: N labels for the rows.
         step_stride: draw every k-th step.
     """
+    heat = _array(heatmaps)
+    backgrounds = _array(images)
+    if backgrounds.ndim != 5:
+        backgrounds = np.broadcast_to(backgrounds, (heat.shape[0], *backgrounds.shape))
+    steps = range(0, heat.shape[0], step_stride)
+    cells = [
+        [show_sam_on_image(backgrounds[t, r], heat[t, r], alpha) for t in steps]
+        for r in range(heat.shape[1])
+    ]
+    return save_image_grid(path, cells, [f"t={t}" for t in steps], row_titles)
+
+
+def save_image_grid(
+    path: str | Path,
+    cells: Sequence[Sequence[np.ndarray]],
+    column_titles: Sequence[str],
+    row_titles: Sequence[str] | None = None,
+    title: str = "",
+) -> Path:
+    """PNG of RGB images [H, W, 3] in [0, 1], cells[row][column], titled per column on top and
+    per row on the left (the layout of every grid here: rows of samples or layers, columns of
+    time steps)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    heat = _array(heatmaps)
-    backgrounds = _array(images)
-    if backgrounds.ndim != 5:
-        backgrounds = np.broadcast_to(backgrounds, (heat.shape[0], *backgrounds.shape))
-    steps = list(range(0, heat.shape[0], step_stride))
-    rows = heat.shape[1]
+    rows, columns = len(cells), len(column_titles)
     fig, axes = plt.subplots(
-        rows, len(steps), figsize=(1.3 * len(steps), 1.4 * rows), squeeze=False
+        rows, columns, figsize=(1.2 * columns + 0.8, 1.3 * rows + 0.4), squeeze=False
     )
-    for r in range(rows):
-        for c, t in enumerate(steps):
+    for r, row in enumerate(cells):
+        for c, image in enumerate(row):
             ax = axes[r][c]
-            ax.imshow(show_sam_on_image(backgrounds[t, r], heat[t, r], alpha))
+            ax.imshow(image)
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
-                ax.set_title(f"t={t}", fontsize=8)
+                ax.set_title(column_titles[c], fontsize=8)
         if row_titles is not None:
             axes[r][0].set_ylabel(str(row_titles[r]), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,32 +216,12 @@ def save_step_layer_grid(
         heatmaps: row label (e.g. "layer conv1") -> maps [T, H, W] in [0, 1] at the frames'
             size.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = next(iter(heatmaps.values())).shape[0]
     images = _array(frames)
     per_step = images.ndim == 4
-    fig, axes = plt.subplots(
-        len(heatmaps), steps, figsize=(1.2 * steps + 0.8, 1.3 * len(heatmaps) + 0.4), squeeze=False
-    )
-    for r, (label, heat) in enumerate(heatmaps.items()):
-        heat = _array(heat)
-        for t in range(steps):
-            ax = axes[r][t]
-            background = frame_image(images[t] if per_step else images)
-            ax.imshow(show_sam_on_image(background, heat[t], alpha))
-            ax.set_xticks([]), ax.set_yticks([])
-            if r == 0:
-                ax.set_title(f"t={t}", fontsize=8)
-        axes[r][0].set_ylabel(label, fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    backgrounds = [frame_image(images[t] if per_step else images) for t in range(steps)]
+    cells = [
+        [show_sam_on_image(backgrounds[t], heat[t], alpha) for t in range(steps)]
+        for heat in (_array(h) for h in heatmaps.values())
+    ]
+    return save_image_grid(path, cells, [f"t={t}" for t in range(steps)], list(heatmaps), title)

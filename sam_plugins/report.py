@@ -21,7 +21,7 @@ from .render import (
     _array,
     frame_image,
     save_animation,
-    save_step_layer_grid,
+    save_image_grid,
     show_sam_on_image,
     to_uint8,
 )
@@ -69,6 +69,25 @@ def _check_frames(frames: Tensor | np.ndarray, result: SAMResult) -> np.ndarray:
     return x
 
 
+def _overlays(x: np.ndarray, result: SAMResult) -> list[dict[str, list[np.ndarray]]]:
+    """Per sample, the RGB images [H, W, 3] shown at each step: "input", and each mapped
+    layer's heat map (upsampled to the frames' size) over the input."""
+    steps, samples, size = x.shape[0], x.shape[1], tuple(x.shape[-2:])
+    heat = {
+        name: _array(result.heatmap(name, size=size))
+        for name in result
+        if result[name].maps is not None
+    }
+    shown = []
+    for n in range(samples):
+        inputs = [frame_image(x[t, n]) for t in range(steps)]
+        images = {"input": inputs}
+        for name, h in heat.items():
+            images[name] = [show_sam_on_image(inputs[t], h[t, n]) for t in range(steps)]
+        shown.append(images)
+    return shown
+
+
 def write_report(
     path: str | Path,
     frames: Tensor | np.ndarray,
@@ -84,24 +103,25 @@ def write_report(
         result: SAM of those N samples.
         titles: N headings, e.g. "label 3, predicted 3".
     """
-    x = _check_frames(frames, result)
-    steps, samples, size = x.shape[0], x.shape[1], tuple(x.shape[-2:])
-    mapped = [name for name in result if result[name].maps is not None]
-    heat = {name: _array(result.heatmap(name, size=size)) for name in mapped}
+    return _write_page(Path(path), _overlays(_check_frames(frames, result), result), result, titles)
+
+
+def _write_page(
+    path: Path,
+    shown: list[dict[str, list[np.ndarray]]],
+    result: SAMResult,
+    titles: list[str] | None,
+) -> Path:
+    steps = result.steps
     data, sections = [], []
-    for n in range(samples):
-        inputs = [frame_image(x[t, n]) for t in range(steps)]
-        images = {"input": [_png_uri(img) for img in inputs]}
-        for name in mapped:
-            images[name] = [
-                _png_uri(show_sam_on_image(inputs[t], heat[name][t, n])) for t in range(steps)
-            ]
-        data.append(images)
+    for n, images in enumerate(shown):
+        uris = {key: [_png_uri(img) for img in frames] for key, frames in images.items()}
+        data.append(uris)
         figures = "".join(
-            f'<figure><img data-key="{html.escape(key)}" src="{uris[0]}" alt="{html.escape(key)}">'
+            f'<figure><img data-key="{html.escape(key)}" src="{srcs[0]}" alt="{html.escape(key)}">'
             f"<figcaption>{'input' if key == 'input' else html.escape(result[key].label)}"
             "</figcaption></figure>"
-            for key, uris in images.items()
+            for key, srcs in uris.items()
         )
         title = html.escape(titles[n] if titles else f"sample {n}")
         sections.append(
@@ -121,7 +141,6 @@ def write_report(
         sections="".join(sections),
         data=json.dumps(data),
     )
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
@@ -134,20 +153,25 @@ def save_outputs(
     titles: list[str] | None = None,
 ) -> list[Path]:
     """Everything for N samples in `folder`: ``report.html``; per sample ``sample_<n>.png``
-    (steps x layers) and per mapped layer ``sample_<n>_layer_<name>.gif``. Returns the paths."""
+    (steps x layers) and per mapped layer ``sample_<n>_layer_<name>.gif``. Returns the paths.
+    The overlays are made once and serve all three."""
     folder = Path(folder)
-    x = _check_frames(frames, result)
-    size = tuple(x.shape[-2:])
-    heat = {n: result.heatmap(n, size=size) for n in result if result[n].maps is not None}
-    paths = [write_report(folder / "report.html", x, result, titles)]
-    for n in range(x.shape[1]):
-        maps = {name: h[:, n] for name, h in heat.items()}
-        title = titles[n] if titles else f"sample {n}"
-        rows = {result[name].label: h for name, h in maps.items()}
-        paths.append(save_step_layer_grid(folder / f"sample_{n}.png", x[:, n], rows, title))
-        for name, h in maps.items():
-            video = [show_sam_on_image(frame_image(x[t, n]), h[t]) for t in range(len(h))]
-            paths.append(save_animation(folder / f"sample_{n}_layer_{name}.gif", np.stack(video)))
+    shown = _overlays(_check_frames(frames, result), result)
+    paths = [_write_page(folder / "report.html", shown, result, titles)]
+    for n, images in enumerate(shown):
+        layers = [name for name in images if name != "input"]
+        paths.append(
+            save_image_grid(
+                folder / f"sample_{n}.png",
+                [images[name] for name in layers],
+                [f"t={t}" for t in range(result.steps)],
+                [result[name].label for name in layers],
+                titles[n] if titles else f"sample {n}",
+            )
+        )
+        for name in layers:
+            path = folder / f"sample_{n}_layer_{name}.gif"
+            paths.append(save_animation(path, np.stack(images[name])))
     return paths
 
 
