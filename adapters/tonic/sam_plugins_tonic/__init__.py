@@ -2,8 +2,8 @@
 
 - `frame_events` / `check_events`: tonic event arrays checked and framed with tonic's ToFrame,
   with each frame's time span; `explain_events`: SAM of one recording on the sensor's grid.
-- `SaccadeEmulator`, `write_nmnist_bin`, `EmulatedDigits`: event data made offline, N-MNIST
-  style, stored in N-MNIST's format and read back by tonic.
+- `SaccadeEmulator`, `write_nmnist_bin` / `read_nmnist_bin`, `EmulatedDigits`: event data made
+  offline, N-MNIST style, stored in N-MNIST's format and read back by tonic.
 - `analyze_dataset` / `AnalysisResult`: SAM statistics over a dataset, streamed to HDF5.
 - `polarity_image`, `show_sam_on_events`, `save_event_grid`: SAM drawn over event frames.
 """
@@ -22,7 +22,7 @@ from sam_plugins.engine import DEFAULT_GAMMA
 
 from .analysis import AnalysisResult, analyze_dataset, collate_frames
 from .dataset import EmulatedDigits
-from .emulator import EVENT_DTYPE, SaccadeEmulator, write_nmnist_bin
+from .emulator import EVENT_DTYPE, SaccadeEmulator, read_nmnist_bin, write_nmnist_bin
 from .frames import EventError, EventFrames, check_events, frame_events
 from .render import polarity_image, save_event_grid, show_sam_on_events
 
@@ -40,6 +40,7 @@ __all__ = [
     "explain_events",
     "frame_events",
     "polarity_image",
+    "read_nmnist_bin",
     "save_event_grid",
     "show_sam_on_events",
     "write_nmnist_bin",

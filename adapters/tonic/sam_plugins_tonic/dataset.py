@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from tonic.dataset import Dataset
-from tonic.io import read_mnist_file
 from tqdm.auto import tqdm
 
 from sam_plugins.datasets import TRAIN, load_digits
 
-from .emulator import EVENT_DTYPE, SaccadeEmulator, write_nmnist_bin
+from .emulator import EVENT_DTYPE, SaccadeEmulator, read_nmnist_bin, write_nmnist_bin
 from .frames import EventError, check_events
 
 DIGIT_SIZE = 26  # 8x8 digits upsampled; the saccades move them 7 px over the 34x34 sensor
@@ -93,12 +92,7 @@ class EmulatedDigits(Dataset):
 
     def __getitem__(self, index: int):
         path = Path(self.data[index])
-        if path.stat().st_size % 5:
-            raise EventError(
-                f"{path} is corrupt: N-MNIST files hold 5 bytes per event, found "
-                f"{path.stat().st_size} bytes"
-            )
-        events = read_mnist_file(str(path), dtype=self.dtype)
+        events = read_nmnist_bin(path)
         try:
             check_events(events, self.sensor_size)
         except EventError as exc:

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+from tonic.io import read_mnist_file
+
+from .frames import EventError
 
 # tonic's N-MNIST event layout
 EVENT_DTYPE = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])
@@ -130,3 +133,14 @@ def write_nmnist_bin(path: str | Path, events: np.ndarray) -> None:
     raw[:, 3], raw[:, 4] = (t >> 8) & 0xFF, t & 0xFF
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_bytes(raw.tobytes())
+
+
+def read_nmnist_bin(path: str | Path) -> np.ndarray:
+    """Events of a file in N-MNIST's binary format, read by tonic.io.read_mnist_file; a file
+    whose size is not a whole number of 5-byte events is reported as corrupt."""
+    size = Path(path).stat().st_size
+    if size % 5:
+        raise EventError(
+            f"{path} is corrupt: N-MNIST files hold 5 bytes per event, found {size} bytes"
+        )
+    return read_mnist_file(str(path), dtype=EVENT_DTYPE)

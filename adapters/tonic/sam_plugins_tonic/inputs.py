@@ -6,25 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tonic.io import read_mnist_file
 from torch import Tensor
 
 from sam_plugins import Adapter
 
-from .emulator import EVENT_DTYPE
+from .emulator import read_nmnist_bin
 from .frames import EventError, frame_events
 
 NMNIST_SENSOR = (34, 34, 2)
-
-
-def read_events(path: str | Path) -> np.ndarray:
-    """Events of an N-MNIST .bin file (tonic's reader) or of an .npy structured array."""
-    path = Path(path)
-    if path.suffix == ".bin":
-        if path.stat().st_size % 5:
-            raise EventError(f"{path} is not an N-MNIST file: it must hold 5 bytes per event")
-        return read_mnist_file(str(path), dtype=EVENT_DTYPE)
-    return np.load(path, allow_pickle=False)
 
 
 class TonicInputs(Adapter):
@@ -36,10 +25,10 @@ class TonicInputs(Adapter):
         self, path: Path, time_bins: int, sensor_size: tuple[int, int, int] | None
     ) -> Tensor | None:
         if path.suffix == ".bin":
-            events = read_events(path)
+            events = read_nmnist_bin(path)
             sensor = sensor_size or NMNIST_SENSOR
         elif path.suffix == ".npy":
-            events = read_events(path)
+            events = np.load(path, allow_pickle=False)
             if events.dtype.names is None:
                 return None
             missing = {"x", "y", "p"} - set(events.dtype.names)
