@@ -64,9 +64,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("examples/output/studies"))
     args = parser.parse_args()
     torch.manual_seed(0)
-    net = demo.demo_net()
-    net.load_state_dict(torch.load(demo.WEIGHTS, weights_only=True))
-    net.eval()
+    net = demo.trained_demo_net()
     x, y, dataset = event_digits(args.data, False, args.samples, demo.BINS)
     masks = dataset.object_masks(demo.BINS)[1:]
     clean = {"SAM": explain(net, x), "Grad-CAM": grad_cam(net, x, target=y)}

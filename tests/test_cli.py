@@ -76,9 +76,7 @@ def test_shipped_demo_weights_classify_the_emulated_digits(tmp_path):
     from sam_plugins_tonic import EmulatedDigits, collate_frames
     from snntorch import utils
 
-    net = demo.demo_net()
-    net.load_state_dict(torch.load(demo.WEIGHTS, weights_only=True))
-    net.eval()
+    net = demo.trained_demo_net()
     data = EmulatedDigits(tmp_path, train=False, limit=60)
     to_frames = tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=demo.BINS)
     frames, labels, _ = collate_frames([(to_frames(e), y) for e, y in data])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 
 BINS = 10
@@ -30,3 +31,10 @@ def demo_net() -> nn.Module:
         nn.Linear(16 * 9 * 9, 10),
         snn.Leaky(beta=0.8, init_hidden=True, output=True),
     )
+
+
+def trained_demo_net() -> nn.Module:
+    """`demo_net()` with the shipped weights loaded, in eval mode."""
+    net = demo_net()
+    net.load_state_dict(torch.load(WEIGHTS, weights_only=True))
+    return net.eval()
