@@ -203,15 +203,15 @@ def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | No
 
 
 # --- commands ------------------------------------------------------------------------------
+def _sensor_size(text: str) -> tuple[int, int, int]:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(part.strip().isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"must be W,H,P (three whole numbers), found {text!r}")
+    return tuple(int(part) for part in parts)
+
+
 def _explain(args: argparse.Namespace) -> None:
-    sensor = None
-    if args.sensor_size:
-        try:
-            sensor = tuple(int(v) for v in args.sensor_size.split(","))
-            assert len(sensor) == 3
-        except (ValueError, AssertionError):
-            raise CLIError(f"--sensor-size must be W,H,P, found {args.sensor_size!r}") from None
-    frames, labels = read_input(args.input, args.time_bins, sensor)
+    frames, labels = read_input(args.input, args.time_bins, args.sensor_size)
     model = build_model(args.model, args.weights, args.device)
     paths = explain_to_folder(
         model, frames, args.out, labels, args.layers, args.gamma, step_mode=args.step_mode
@@ -236,7 +236,9 @@ def _add_explain(subparsers) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("sam-report"), help="output folder")
     parser.add_argument("--time-bins", type=int, default=10, help="frames per event recording")
-    parser.add_argument("--sensor-size", help="W,H,P of event recordings (default: from file)")
+    parser.add_argument(
+        "--sensor-size", type=_sensor_size, help="W,H,P of event recordings (default: from file)"
+    )
     parser.add_argument(
         "--step-mode",
         choices=("single", "multi"),
