@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .adapter import installed_adapters
 from .engine import DEFAULT_GAMMA
+from .result import class_scores
 
 COMMANDS_GROUP = "sam_plugins.commands"
 FRAME_SUFFIXES = (".npy", ".npz", ".pt")
@@ -136,10 +137,8 @@ def read_input(
 
 def titles_for(outputs: Any, labels: Tensor | None, batch: int) -> list[str]:
     """ "label L, predicted P" per sample, as far as the outputs and labels tell."""
-    from .report import predicted_classes
-
     try:
-        predicted = predicted_classes(outputs).tolist()
+        predicted = class_scores(outputs).argmax(-1).tolist()
     except ValueError:
         predicted = None
     titles = []

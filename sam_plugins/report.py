@@ -11,7 +11,6 @@ import html
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -25,7 +24,7 @@ from .render import (
     show_sam_on_image,
     to_uint8,
 )
-from .result import SAMResult, class_scores
+from .result import SAMResult
 
 
 def _png_uri(rgb: np.ndarray) -> str:
@@ -173,11 +172,6 @@ def save_outputs(
             path = folder / f"sample_{n}_layer_{name}.gif"
             paths.append(save_animation(path, np.stack(images[name])))
     return paths
-
-
-def predicted_classes(outputs: Any) -> Tensor:
-    """Class per sample: the argmax of `class_scores(outputs)`."""
-    return class_scores(outputs).argmax(-1)
 
 
 _PAGE = """<!doctype html>

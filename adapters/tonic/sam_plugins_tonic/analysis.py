@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from sam_plugins import SpikeActivationMap
 from sam_plugins.engine import DEFAULT_GAMMA
 from sam_plugins.recorder import Target
+from sam_plugins.result import class_scores
 
 FORMAT = "sam-plugins-analysis/1"
 
@@ -55,19 +56,17 @@ def collate_frames(items: Sequence[tuple[Any, Any]]) -> tuple[Tensor, Tensor, Te
 
 
 def default_predict(outputs: Any, lengths: Tensor) -> Tensor:
-    """Class per sample from the model's outputs: spike counts over the valid steps of
-    [T, B, classes] outputs (first element of a tuple), or the argmax of [B, classes]."""
+    """Class per sample from the model's outputs (`sam_plugins.result.class_scores`): spike
+    counts over the valid steps of [T, B, classes] outputs (first element of a tuple), or the
+    argmax of [B, classes]."""
     out = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-    if not isinstance(out, Tensor) or out.dim() not in (2, 3):
-        raise ValueError(
-            "cannot read a prediction from the model's outputs: expected [T, B, classes] or "
-            f"[B, classes], found {tuple(out.shape) if isinstance(out, Tensor) else type(out)}; "
-            "pass predict=callable(outputs, lengths) -> [B] classes"
-        )
-    if out.dim() == 3:
+    if isinstance(out, Tensor) and out.dim() == 3:  # padded steps count nowhere
         steps = torch.arange(out.shape[0], device=out.device)[:, None]
-        out = (out * (steps < lengths.to(out.device)[None]).unsqueeze(-1)).sum(0)
-    return out.argmax(-1)
+        out = out * (steps < lengths.to(out.device)[None]).unsqueeze(-1)
+    try:
+        return class_scores(out).argmax(-1)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; pass predict=callable(outputs, lengths) -> [B] classes") from None
 
 
 NEVER = -(2**30)  # "last spike time" of a neuron that has not fired yet
