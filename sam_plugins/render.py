@@ -85,7 +85,7 @@ def save_image_grid(
     row_titles: Sequence[str] | None = None,
     title: str = "",
 ) -> Path:
-    """PNG of RGB images [H, W, 3] in [0, 1], cells[row][column], titled per column on top and
+    """PNG of RGB images [H, W, 3] in [0, 1], `cells[row][column]`, titled per column on top and
     per row on the left (the layout of every grid here: rows of samples or layers, columns of
     time steps)."""
     import matplotlib
