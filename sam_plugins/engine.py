@@ -18,6 +18,11 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+try:
+    from ._fused import sam_steps as fused_steps
+except ImportError:  # numba is optional (the "fast" extra)
+    fused_steps = None
+
 BLOCK = 16
 SMALL_LAYER = 1 << 15
 """Multi-step calls on layers of at most SMALL_LAYER values per step are processed BLOCK steps
@@ -44,6 +49,9 @@ def has_spatial_layout(spikes: Tensor) -> bool:
     return spikes.dim() >= 4
 
 
+_SCORE_DTYPES = (torch.float32, torch.float64)
+
+
 def score_dtype(dtype: torch.dtype) -> torch.dtype:
     """The floating dtype scores are computed in: float64 stays, everything else is float32."""
     return torch.float64 if dtype == torch.float64 else torch.float32
@@ -65,9 +73,12 @@ class StreamingSAM:
         # P[t+1] = decay * P[t] + [S[t] != 0] is a single fused kernel.
         self.state: Tensor | None = None
         self.steps = 0
+        self._pbuf: Tensor | None = None  # P of a block of steps (small layers)
 
     def reset(self) -> None:
-        self.state = None
+        """Start a new sequence. The buffers stay, to be reused when the next sequence has the
+        same shape: allocating layer-sized memory on every sequence costs more than SAM's own
+        arithmetic on CPUs."""
         self.steps = 0
 
     def _start(self, spikes: Tensor) -> Tensor:
@@ -75,13 +86,17 @@ class StreamingSAM:
             raise ValueError(
                 f"spikes must be shaped [steps, batch, ...], found shape {tuple(spikes.shape)}"
             )
-        if self.state is not None and self.state.shape != spikes.shape[1:]:
+        s = spikes if spikes.dtype in _SCORE_DTYPES else spikes.to(score_dtype(spikes.dtype))
+        if self.steps == 0:  # a new sequence
+            self.state = _fit(self.state, s[0].shape, s)
+            self.state.zero_()
+        elif self.state.shape != s.shape[1:]:
             raise ValueError(
-                f"spikes of shape {tuple(spikes.shape[1:])} per step do not continue the "
+                f"spikes of shape {tuple(s.shape[1:])} per step do not continue the "
                 f"earlier steps of shape {tuple(self.state.shape)}; call reset() between sequences"
             )
-        self.steps += spikes.shape[0]
-        return spikes.to(score_dtype(spikes.dtype))
+        self.steps += s.shape[0]
+        return s
 
     def _blocks(self, s: Tensor, binary: bool) -> Iterator[tuple[int, Tensor]]:
         """Walk `s` [steps, B, ...] in blocks; yield (first step, P of the block's steps).
@@ -91,8 +106,6 @@ class StreamingSAM:
         time, P built step by step (one fused kernel each), so that the caller's product runs
         once per block: on them the number of kernel calls is what costs.
         The state moves on, P[t+1] = decay * P[t] + [S[t] != 0], after the caller used P."""
-        if self.state is None:
-            self.state = torch.zeros_like(s[0])
         fired = s if binary else (s != 0).to(s.dtype)
         size = BLOCK if s[0].numel() <= SMALL_LAYER else 1
         for start in range(0, s.shape[0], size):
@@ -100,7 +113,7 @@ class StreamingSAM:
             if n == 1:
                 p = self.state.unsqueeze(0)
             else:
-                p = s.new_empty((n, *self.state.shape))
+                p = self._pbuf = _fit(self._pbuf, (n, *self.state.shape), s)
                 p[0] = self.state
                 for i in range(1, n):
                     torch.add(fired[start + i - 1], p[i - 1], alpha=self.decay, out=p[i])
@@ -115,20 +128,76 @@ class StreamingSAM:
             torch.mul(p, self.decay, out=out[start : start + len(p)])
         return out
 
-    def update(self, spikes: Tensor, binary: bool = False) -> Tensor:
-        """Advance over `spikes` [steps, B, ...]; return N * S of those steps, summed over the
-        channel axis where there is a spatial layout: [steps, B, *spatial] for spikes
-        [steps, B, C, *spatial], else [steps, B, K] unreduced for spikes [steps, B, K]."""
+    def update(
+        self,
+        spikes: Tensor,
+        binary: bool = False,
+        out: Tensor | None = None,
+        scores: Tensor | None = None,
+    ) -> Tensor:
+        """Advance over `spikes` [steps, B, C, *spatial] (C: the channels, or the neurons of a
+        layer without spatial axes); return N * S of those steps summed over C:
+        [steps, B, *spatial], or [steps, B] without spatial axes.
+
+        Args:
+            out: a tensor of that shape and the score dtype to write into, instead of a new one
+                (a recorder fills one buffer over many calls).
+            scores: a tensor [B, C, *spatial] of the score dtype to which N * S summed over the
+                steps is added: per-neuron scores.
+        """
+        if spikes.dim() < 3:
+            raise ValueError(
+                "spikes must be shaped [steps, batch, neurons or channels, ...], found shape "
+                f"{tuple(spikes.shape)}"
+            )
         s = self._start(spikes)
-        spatial = has_spatial_layout(s)
-        out = s.new_empty(s.shape[:2] + s.shape[3:] if spatial else s.shape)
+        out = _buffer("out", out, s.shape[:2] + s.shape[3:], s)
+        scores = _buffer("scores", scores, s.shape[1:], s, make=False)
+        if (
+            fused_steps is not None
+            and s.is_cpu
+            and s.is_contiguous()
+            and out.is_contiguous()
+            and (scores is None or scores.is_contiguous())
+        ):
+            fused_steps(self.state, s, out, scores, self.decay)
+            return out
         for start, p in self._blocks(s, binary):  # N * S = decay * P * S
             block, into = s[start : start + len(p)], out[start : start + len(p)]
-            if spatial:  # summed over channels (vecdot: faster than mul + sum)
+            if scores is None:  # the channel sum without the product kept (vecdot)
                 torch.linalg.vecdot(p, block, dim=2, out=into)
             else:
-                torch.mul(p, block, out=into)
+                product = p * block
+                torch.sum(product, dim=2, out=into)
+                scores.add_(product.sum(dim=0), alpha=self.decay)
         return out.mul_(self.decay)
+
+
+def _buffer(
+    name: str, given: Tensor | None, shape: torch.Size, like: Tensor, make: bool = True
+) -> Tensor | None:
+    """`given` after checking its shape and dtype, or a new tensor (None if not `make`)."""
+    if given is None:
+        return like.new_empty(shape) if make else None
+    if given.shape != shape or given.dtype != like.dtype or given.device != like.device:
+        raise ValueError(
+            f"{name} must be {like.dtype} of shape {tuple(shape)} on {like.device}, found "
+            f"{given.dtype} of shape {tuple(given.shape)} on {given.device}"
+        )
+    return given
+
+
+def _fit(buffer: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """`buffer` if it has this shape, dtype and device, else a new uninitialised tensor."""
+    shape = tuple(shape)
+    if (
+        buffer is not None
+        and buffer.shape == shape
+        and buffer.dtype == like.dtype
+        and buffer.device == like.device
+    ):
+        return buffer
+    return like.new_empty(shape)
 
 
 def neuronal_contribution(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor:

@@ -16,7 +16,7 @@ from .adapter import (
     installed_adapters,
     owner_of,
 )
-from .engine import DEFAULT_GAMMA, StreamingSAM, has_spatial_layout
+from .engine import DEFAULT_GAMMA, StreamingSAM, has_spatial_layout, score_dtype
 from .layers import LayerSpec, resolve_layers
 from .recorder import SpikeRecorder, Target
 from .result import LayerSAM, SAMResult
@@ -72,6 +72,8 @@ class SpikeActivationMap:
         self.recorder = SpikeRecorder(targets)
         self.recorder.consumers.append(self._consume)
         self._streams = {t.name: StreamingSAM(self.gamma) for t in targets}
+        self._steps_before: dict[str, int] = {}
+        self._filled: dict[str, int] = {}
         self.reset()
 
     @property
@@ -101,21 +103,42 @@ class SpikeActivationMap:
         self.recorder.reset()
         for stream in self._streams.values():
             stream.reset()
-        self._chunks: dict[str, list[Tensor]] = {name: [] for name in self._streams}
+        # per layer: maps (or the per-step profile, for layers without spatial axes) of the steps
+        # so far, with room to grow; per-neuron scores for layers without spatial axes
+        self._steps_before.update(self._filled)  # the first guess of the room needed
+        self._maps: dict[str, Tensor] = {}
+        self._filled: dict[str, int] = {}
         self._scores: dict[str, Tensor] = {}
         self._spikes: dict[str, list[Tensor]] = {name: [] for name in self._streams}
 
     def _consume(self, target: Target, spikes: Tensor) -> None:
         name = target.name
-        weighted = self._streams[name].update(spikes, binary=not target.graded)
-        if has_spatial_layout(spikes):  # weighted is a map per step
-            self._chunks[name].append(weighted)
-        else:  # no spatial layout: per-neuron scores and the per-step profile
-            score = weighted.sum(dim=0)
-            self._scores[name] = score + self._scores[name] if name in self._scores else score
-            self._chunks[name].append(weighted.flatten(2).sum(dim=2))
+        scores = None
+        if not has_spatial_layout(spikes):
+            scores = self._scores.get(name)
+            if scores is None:
+                scores = self._scores[name] = spikes.new_zeros(
+                    spikes.shape[1:], dtype=score_dtype(spikes.dtype)
+                )
+        out = self._room(name, spikes)
+        self._streams[name].update(spikes, not target.graded, out, scores)
         if self.keep_spikes:
             self._spikes[name].append(spikes.clone())
+
+    def _room(self, name: str, spikes: Tensor) -> Tensor:
+        """Room for this call's steps in the layer's buffer, which grows by doubling: one
+        allocation for many steps instead of one per step."""
+        maps, filled = self._maps.get(name), self._filled.get(name, 0)
+        need = filled + spikes.shape[0]
+        if maps is None or need > len(maps):
+            room = max(need, 2 * filled, self._steps_before.get(name, 16))
+            shape = (room, spikes.shape[1], *spikes.shape[3:])
+            grown = spikes.new_empty(shape, dtype=score_dtype(spikes.dtype))
+            if filled:
+                grown[:filled] = maps[:filled]
+            self._maps[name] = maps = grown
+        self._filled[name] = need
+        return maps[filled:need]
 
     def result(self) -> SAMResult:
         """The SAM of everything recorded since the last reset.
@@ -124,25 +147,27 @@ class SpikeActivationMap:
         was recorded (the model was not run inside the block, or the layers are never called).
         """
         self.recorder.verify()
-        if not any(self._chunks.values()):
+        if not self._maps:
             raise RuntimeError(
                 f"nothing was recorded from layers {self.layers}: run the model inside the "
                 "`with SpikeActivationMap(...)` block (or after attach()) before result()"
             )
         layers = {}
-        kinds = {t.name: type(t.module).__name__ for t in self.recorder.targets}
-        for name, chunks in self._chunks.items():
-            if not chunks:
+        for target in self.recorder.targets:
+            name = target.name
+            if name not in self._maps:
                 raise RuntimeError(f"layer {name!r} was never called while recording")
-            stacked = torch.cat(chunks)
-            spatial = name not in self._scores
+            # handed out as they are; the buffer is cut to the steps filled, so that recording
+            # on (without reset) moves to a new buffer instead of writing into this one
+            stacked = self._maps[name] = self._maps[name][: self._filled[name]]
+            scores = self._scores.get(name)
             layers[name] = LayerSAM(
                 name=name,
-                maps=stacked if spatial else None,
-                scores=None if spatial else self._scores[name],
-                profile=stacked.flatten(2).sum(dim=2) if spatial else stacked,
+                maps=stacked if scores is None else None,
+                scores=None if scores is None else scores.clone(),
+                profile=stacked.flatten(2).sum(dim=2) if scores is None else stacked,
                 spikes=torch.cat(self._spikes[name]) if self.keep_spikes else None,
-                kind=kinds[name],
+                kind=type(target.module).__name__,
             )
         return SAMResult(layers, self.gamma)
 

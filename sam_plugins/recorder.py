@@ -34,11 +34,11 @@ class Target:
     adapter: Adapter
     graded: bool = False
     steps: int = 0
-    step_shape: tuple[int, ...] | None = None
-    checked: bool = False  # a call with spikes in it passed the full value check
+    step_shape: torch.Size | None = None
+    checked: bool = False  # a call with spikes in it passed the full value check (kept on reset)
 
     def reset(self) -> None:
-        self.steps, self.step_shape, self.checked = 0, None, False
+        self.steps, self.step_shape = 0, None
 
     def not_spikes(self, low: float, high: float) -> NotSpikesError:
         expected = "finite values (graded spikes)" if self.graded else "values in {0, 1}"
@@ -92,6 +92,9 @@ class SpikeRecorder:
         return hook
 
     def _check(self, target: Target, spikes: Tensor) -> None:
+        if target.checked and spikes.shape[1:] == target.step_shape:  # the usual call
+            target.steps += spikes.shape[0]
+            return
         if spikes.is_complex():
             raise NotSpikesError(
                 f"layer {target.name!r}: spikes must be real, found {spikes.dtype}"
@@ -101,13 +104,14 @@ class SpikeRecorder:
                 f"layer {target.name!r}: expected spikes shaped [batch, ...] per step, found shape "
                 f"{tuple(spikes.shape[1:])}"
             )
-        step_shape = tuple(spikes.shape[1:])
+        step_shape = spikes.shape[1:]
         if target.step_shape is None:
             target.step_shape = step_shape
         elif step_shape != target.step_shape:
             raise SpikeShapeError(
                 f"layer {target.name!r}: call after step {target.steps} gave spikes of shape "
-                f"{step_shape} per step, earlier steps gave {target.step_shape}. Batch or input "
+                f"{tuple(step_shape)} per step, earlier steps gave {tuple(target.step_shape)}. "
+                "Batch or input "
                 "size changed without sam.reset(), or the layer's step mode is not what it seems "
                 f"(read as {target.adapter.step_mode(target.module)!r}-step)"
             )

@@ -9,8 +9,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sam_plugins import StreamingSAM, neuronal_contribution, spike_activation_map
+from sam_plugins import StreamingSAM, engine, neuronal_contribution, spike_activation_map
 from sam_plugins.reference import literal_neuronal_contribution, literal_spike_activation_map
+
+
+@pytest.fixture(scope="module", params=["fused", "torch"], autouse=True)
+def engine_path(request):
+    """Every test here runs on both paths: the numba kernel (CPU, installed by the test
+    requirements) and torch ops (GPU, or no numba)."""
+    fused = engine.fused_steps
+    assert fused is not None, "numba is missing: install requirements/test.txt"
+    if request.param == "torch":
+        engine.fused_steps = None
+    yield request.param
+    engine.fused_steps = fused
+
 
 gammas = st.floats(0.0, 3.0, allow_nan=False)
 shapes = st.tuples(
@@ -94,3 +107,47 @@ def test_bad_shapes_are_refused():
     stream.update(torch.zeros(1, 2, 3))
     with pytest.raises(ValueError, match="reset"):
         stream.update(torch.zeros(1, 4, 3))
+
+
+def test_per_neuron_scores_and_buffers():
+    spikes = (torch.rand(7, 2, 5, 3) < 0.4).float()  # [T, B, C, L]
+    n = literal_neuronal_contribution(spikes, 0.5)
+    out, scores = torch.full((7, 2, 3), float("nan")), torch.ones(2, 5, 3)
+    got = StreamingSAM(0.5).update(spikes, out=out, scores=scores)
+    assert got is out
+    torch.testing.assert_close(out, (n * spikes).sum(dim=2))
+    torch.testing.assert_close(scores, 1 + (n * spikes).sum(dim=0))  # added to what was there
+    neurons = (torch.rand(6, 2, 4) < 0.5).float()  # no spatial axes: [T, B, K] -> [T, B]
+    torch.testing.assert_close(
+        StreamingSAM(0.5).update(neurons),
+        (literal_neuronal_contribution(neurons, 0.5) * neurons).sum(dim=2),
+    )
+    with pytest.raises(ValueError, match=r"out must be torch.float32 of shape \(7, 2, 3\)"):
+        StreamingSAM().update(spikes, out=torch.empty(7, 3, 3))
+    with pytest.raises(ValueError, match=r"\[steps, batch, neurons"):
+        StreamingSAM().update(torch.zeros(4, 2))
+
+
+def test_non_contiguous_spikes_and_reuse_after_reset():
+    spikes = (torch.rand(6, 2, 4, 5, 3) < 0.3).float()
+    channels_last = spikes.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    assert not channels_last.is_contiguous()
+    expected = literal_spike_activation_map(spikes, 0.5)
+    stream = StreamingSAM(0.5)
+    torch.testing.assert_close(stream.update(channels_last), expected)
+    state = stream.state
+    stream.reset()  # the state buffer is reused, from zero
+    torch.testing.assert_close(stream.update(spikes), expected)
+    assert stream.state is state
+
+
+def test_contiguous_cpu_spikes_take_the_fused_kernel(engine_path, monkeypatch):
+    calls = []
+    if engine_path == "fused":
+        kernel = engine.fused_steps
+        monkeypatch.setattr(engine, "fused_steps", lambda *args: calls.append(1) or kernel(*args))
+    spikes = (torch.rand(5, 2, 3, 4, 4) < 0.3).float()
+    torch.testing.assert_close(
+        spike_activation_map(spikes), literal_spike_activation_map(spikes, 0.5)
+    )
+    assert len(calls) == (engine_path == "fused")

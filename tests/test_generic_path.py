@@ -207,6 +207,33 @@ def test_keep_spikes_and_reset():
     assert sam.result().steps == 3
 
 
+def test_a_result_is_not_changed_by_recording_on():
+    net, x = ConvSNN(), make_input(steps=40)  # more steps than the first buffer holds
+    spikes = record_spikes({"lif1": net.lif1, "lif3": net.lif3}, lambda: run_single(net, x))
+    with SpikeActivationMap(net, layers=["lif1", "lif3"]) as sam:
+        net.reset()
+        for xt in x[:5]:
+            net(xt)
+        early = sam.result()
+        copies = early["lif1"].maps.clone(), early["lif3"].scores.clone()
+        for xt in x[5:]:
+            net(xt)
+        late = sam.result()
+        sam.reset()  # a second sequence of another length reuses nothing handed out
+        run_single(net, x[:9])
+    assert torch.equal(early["lif1"].maps, copies[0]) and early.steps == 5
+    assert torch.equal(early["lif3"].scores, copies[1])
+    s1, s3 = torch.stack(spikes["lif1"]), torch.stack(spikes["lif3"])
+    torch.testing.assert_close(late["lif1"].maps, literal_spike_activation_map(s1, 0.5))
+    torch.testing.assert_close(
+        late["lif3"].scores, (literal_neuronal_contribution(s3, 0.5) * s3).sum(0)
+    )
+    torch.testing.assert_close(late["lif1"].maps[:5], early["lif1"].maps)
+    again = sam.result()
+    assert again.steps == 9
+    torch.testing.assert_close(again["lif1"].maps, late["lif1"].maps[:9])
+
+
 def test_tuple_outputs_use_the_first_element():
     class SpkMem(torch.nn.Module):  # returns (spikes, membrane) like many frameworks
         def forward(self, x):

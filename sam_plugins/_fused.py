@@ -1,0 +1,63 @@
+"""SAM's per-step update fused into one pass over a layer, compiled by numba (optional).
+
+With torch ops a step is a product, a channel sum and a state update: several passes over the
+layer's memory, and the state has left the cache since the layer's last step. This loop reads
+the state and the spikes once and writes the state and the map, which on a CPU is what
+brings SAM close to the cost of the forward pass. `StreamingSAM` uses it for contiguous CPU
+tensors when numba is installed (``pip install "sam-plugins[fast]"``), torch ops otherwise.
+"""
+
+from __future__ import annotations
+
+import numba
+from torch import Tensor
+
+SPAN = 4096
+"""Values of one channel row a work item covers: whole rows for most layers (long streams that
+the prefetcher follows), split only for large maps so that batch 1 still uses every core."""
+
+
+@numba.njit(parallel=True, cache=True)
+def _steps(state, spikes, maps, scores, decay):  # pragma: no cover - compiled
+    steps, batch, channels, length = spikes.shape
+    spans = (length + SPAN - 1) // SPAN
+    for item in numba.prange(batch * spans):
+        b = item // spans
+        first = (item % spans) * SPAN
+        n = min(SPAN, length - first)
+        for t in range(steps):
+            row = maps[t, b, first : first + n]
+            row[:] = 0.0
+            for c in range(channels):
+                p = state[b, c, first : first + n]
+                s = spikes[t, b, c, first : first + n]
+                if scores is None:  # numba compiles this case without the branch
+                    for i in range(n):
+                        v = p[i]
+                        row[i] += v * s[i]
+                        p[i] = decay * v + (s[i] != 0)
+                else:
+                    kept = scores[b, c, first : first + n]
+                    for i in range(n):
+                        v = p[i]
+                        row[i] += v * s[i]
+                        kept[i] += decay * v * s[i]
+                        p[i] = decay * v + (s[i] != 0)
+            row *= decay
+
+
+def sam_steps(
+    state: Tensor, spikes: Tensor, maps: Tensor, scores: Tensor | None, decay: float
+) -> None:
+    """Advance `state` P [B, C, *spatial] in place over `spikes` [T, B, C, *spatial], write the
+    maps decay * sum_c P * S into `maps` [T, B, *spatial] and add decay * sum_t P * S to
+    `scores` [B, C, *spatial] (unless None). Contiguous CPU tensors of one floating dtype."""
+    steps, batch, channels = spikes.shape[:3]
+    p = state.numpy()
+    _steps(
+        p.reshape(batch, channels, -1),
+        spikes.detach().numpy().reshape(steps, batch, channels, -1),
+        maps.numpy().reshape(steps, batch, -1),
+        None if scores is None else scores.numpy().reshape(batch, channels, -1),
+        p.dtype.type(decay),
+    )
