@@ -82,11 +82,14 @@ class SpikeRecorder:
 
     def _hook(self, target: Target):
         def hook(module: nn.Module, args, output) -> None:
-            with torch.no_grad():
-                spikes = target.adapter.to_spikes(module, output).detach()
-                self._check(target, spikes)
-                for consume in self.consumers:
-                    consume(target, spikes)
+            # detached, the consumers' work builds no graph (cheaper than a no_grad block: this
+            # runs once per layer and step, with the caches cold from the forward)
+            spikes = target.adapter.to_spikes(module, output)
+            if spikes.requires_grad:
+                spikes = spikes.detach()
+            self._check(target, spikes)
+            for consume in self.consumers:
+                consume(target, spikes)
             # returning None leaves the model's output untouched
 
         return hook
@@ -119,12 +122,10 @@ class SpikeRecorder:
         if spikes.dtype == torch.bool:
             return
         # Full value check of the first call with spikes in it: a layer that is not a neuron
-        # layer (or emits graded values) shows it at once, and later steps cost nothing. Silent
-        # calls before it cost one read-only pass.
-        if not target.checked and spikes.numel():
+        # layer (or emits graded values) shows it at once, and later calls and sequences cost
+        # nothing. Silent calls before it cost one read-only pass.
+        if not target.checked and spikes.any():
             low, high = (float(v) for v in torch.aminmax(spikes))
-            if low == high == 0:
-                return
             bad = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
             if bad.any():
                 raise target.not_spikes(low, high)
