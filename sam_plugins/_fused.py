@@ -56,7 +56,9 @@ def sam_steps(
     p = state.numpy()
     _steps(
         p.reshape(batch, channels, -1),
-        spikes.detach().numpy().reshape(steps, batch, channels, -1),
+        (spikes.detach() if spikes.requires_grad else spikes).numpy().reshape(
+            steps, batch, channels, -1
+        ),
         maps.numpy().reshape(steps, batch, -1),
         None if scores is None else scores.numpy().reshape(batch, channels, -1),
         p.dtype.type(decay),

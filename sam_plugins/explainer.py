@@ -130,7 +130,7 @@ class SpikeActivationMap:
         allocation for many steps instead of one per step."""
         maps, filled = self._maps.get(name), self._filled.get(name, 0)
         need = filled + spikes.shape[0]
-        if maps is None or need > len(maps):
+        if maps is None or need > maps.shape[0]:
             room = max(need, 2 * filled, self._steps_before.get(name, 16))
             shape = (room, spikes.shape[1], *spikes.shape[3:])
             grown = spikes.new_empty(shape, dtype=score_dtype(spikes.dtype))
