@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import ConvSNN, PlainLIF, dvs_vgg  # noqa: E402
 
-from sam_plugins import SpikeActivationMap, spike_activation_map  # noqa: E402
+from sam_plugins import SpikeActivationMap, engine, spike_activation_map  # noqa: E402
 from sam_plugins.reference import literal_spike_activation_map  # noqa: E402
 
 
@@ -96,7 +96,11 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}\n")
+    step = "numba kernel (CPU)" if engine.fused_steps is not None else "torch ops"
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
+        f"SAM step: {step}\n"
+    )
     bench_engine(args.device, args.repeats)
     print(
         f"\nSAM attached vs plain forward, T=32, batch=32, input 2x32x32, median of {args.repeats}"

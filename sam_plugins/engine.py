@@ -13,6 +13,7 @@ for checking.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 
 import torch
@@ -20,8 +21,15 @@ from torch import Tensor
 
 try:
     from ._fused import sam_steps as fused_steps
-except ImportError:  # numba is optional (the "fast" extra)
+except Exception as exc:  # numba is optional (the "fast" extra); torch ops do the same work
     fused_steps = None
+    if not (isinstance(exc, ModuleNotFoundError) and exc.name == "numba"):
+        warnings.warn(
+            f"sam-plugins: numba is installed but its CPU kernel cannot be used ({exc}); "
+            "SAM runs on torch ops instead (slower on CPU)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 BLOCK = 16
 SMALL_LAYER = 1 << 15

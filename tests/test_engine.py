@@ -1,6 +1,8 @@
 """The streaming engine against the literal double sum of the paper."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -151,3 +153,30 @@ def test_contiguous_cpu_spikes_take_the_fused_kernel(engine_path, monkeypatch):
         spike_activation_map(spikes), literal_spike_activation_map(spikes, 0.5)
     )
     assert len(calls) == (engine_path == "fused")
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+CHECK_TORCH_PATH = """
+import torch
+from sam_plugins import engine, spike_activation_map
+from sam_plugins.reference import literal_spike_activation_map
+assert engine.fused_steps is None
+s = (torch.rand(4, 2, 3, 5, 5) < 0.3).float()
+torch.testing.assert_close(spike_activation_map(s), literal_spike_activation_map(s, 0.5))
+"""
+
+
+def test_without_numba_torch_ops_do_the_work_silently():
+    done = _run_python("import sys; sys.modules['numba'] = None\n" + CHECK_TORCH_PATH)
+    assert done.returncode == 0, done.stderr
+    assert "numba" not in done.stderr
+
+
+def test_a_broken_numba_falls_back_with_a_warning():
+    broken = "import sys, types; sys.modules['numba'] = types.ModuleType('numba')\n"
+    done = _run_python(broken + CHECK_TORCH_PATH)
+    assert done.returncode == 0, done.stderr
+    assert "numba is installed but its CPU kernel cannot be used" in done.stderr
