@@ -20,9 +20,12 @@ import torch
 from torch import Tensor
 
 try:
+    from ._fused import CENSUS_DTYPES
     from ._fused import sam_steps as fused_steps
+    from ._fused import spike_census as fused_census
 except Exception as exc:  # numba is optional (the "fast" extra); torch ops do the same work
-    fused_steps = None
+    fused_steps = fused_census = None
+    CENSUS_DTYPES = ()
     if not (isinstance(exc, ModuleNotFoundError) and exc.name == "numba"):
         warnings.warn(
             f"sam-plugins: numba is installed but its CPU kernel cannot be used ({exc}); "

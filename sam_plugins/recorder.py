@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from . import engine
 from .adapter import Adapter
 
 Consumer = Callable[["Target", Tensor], None]
@@ -119,17 +120,27 @@ class SpikeRecorder:
                 f"(read as {target.adapter.step_mode(target.module)!r}-step)"
             )
         target.steps += spikes.shape[0]
-        if spikes.dtype == torch.bool:
+        if spikes.dtype == torch.bool or target.checked:
             return
         # Full value check of the first call with spikes in it: a layer that is not a neuron
         # layer (or emits graded values) shows it at once, and later calls and sequences cost
         # nothing. Silent calls before it cost one read-only pass.
-        if not target.checked and spikes.any():
+        if (
+            engine.fused_census is not None
+            and spikes.is_cpu
+            and spikes.is_contiguous()
+            and (spikes.dtype in engine.CENSUS_DTYPES)
+        ):  # one compiled pass (a multi-step layer's first call holds all T steps)
+            fired, bad = engine.fused_census(spikes, target.graded)
+        else:  # torch ops
+            fired, bad = bool(spikes.any()), False
+            if fired:
+                wrong = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
+                bad = bool(wrong.any())
+        if bad:
             low, high = (float(v) for v in torch.aminmax(spikes))
-            bad = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
-            if bad.any():
-                raise target.not_spikes(low, high)
-            target.checked = True
+            raise target.not_spikes(low, high)
+        target.checked = bool(fired)
 
     def verify(self) -> None:
         """Raise if the layers' step counts disagree."""

@@ -5,7 +5,7 @@ import torch
 from conftest import hook_count, record_spikes
 from plain_snn import ConvSNN, PlainLIF
 
-from sam_plugins import NotSpikesError, SpikeActivationMap, SpikeShapeError, explain
+from sam_plugins import NotSpikesError, SpikeActivationMap, SpikeShapeError, engine, explain
 from sam_plugins.reference import literal_neuronal_contribution, literal_spike_activation_map
 
 T, B = 7, 3
@@ -171,6 +171,71 @@ def test_layer_is_checked_until_its_first_spiking_call():
     ):
         for _ in range(3):
             net(torch.zeros(2, 3, 4, 4))
+
+
+class Emit(torch.nn.Module):
+    """A multi-step 'neuron' layer that returns a given tensor, whatever its input."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+
+    def forward(self, x):
+        return self.out
+
+
+@pytest.fixture(params=["fused", "torch"])
+def census_path(request, monkeypatch):
+    """The first-call value check on both paths: one compiled pass (numba, installed by the test
+    requirements) and torch ops."""
+    assert engine.fused_census is not None, "numba is missing: install requirements/test.txt"
+    if request.param == "torch":
+        monkeypatch.setattr(engine, "fused_census", None)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "value, graded",
+    [(0.5, False), (2.0, False), (-1.0, False), (float("nan"), False)]
+    + [(float("nan"), True), (float("inf"), True), (-float("inf"), True)],
+)
+def test_one_value_that_is_not_a_spike_is_refused(census_path, value, graded, dtype):
+    spikes = (torch.rand(5, 2, 3, 4, 4) < 0.3).to(dtype)
+    spikes[4, 1, 2, 3, 3] = value  # in the last step of the first (multi-step) call
+    net = torch.nn.Sequential(Emit(spikes))
+    sam = SpikeActivationMap(net, layers=["0"], step_mode="multi", graded=graded)
+    with pytest.raises(NotSpikesError, match="'0'"), sam:
+        net(None)
+    assert not sam.recorder.targets[0].checked
+    spikes[4, 1, 2, 3, 3] = 1.0
+    with sam:  # the same layer with valid values passes and is marked checked
+        sam.reset()
+        net(None)
+    assert sam.recorder.targets[0].checked
+    assert sam.result()["0"].maps.shape == (5, 2, 4, 4)
+
+
+def test_graded_values_pass_when_graded_and_the_compiled_check_runs(census_path, monkeypatch):
+    spikes = torch.rand(4, 2, 3, 5, 5) * (torch.rand(4, 2, 3, 5, 5) < 0.3)
+    calls = []
+    if census_path == "fused":
+        census = engine.fused_census
+        monkeypatch.setattr(engine, "fused_census", lambda *a: calls.append(1) or census(*a))
+    net = torch.nn.Sequential(Emit(spikes))
+    with SpikeActivationMap(net, layers=["0"], step_mode="multi", graded=True) as sam:
+        net(None)
+    assert torch.allclose(
+        sam.result()["0"].maps,
+        literal_spike_activation_map(spikes.double(), 0.5).float(),
+        atol=1e-5,
+    )
+    assert calls == ([1] if census_path == "fused" else [])
+    with (
+        pytest.raises(NotSpikesError, match="graded=True"),
+        SpikeActivationMap(net, layers=["0"], step_mode="multi"),
+    ):
+        net(None)
 
 
 def test_disagreeing_step_counts_are_refused():
