@@ -3,15 +3,17 @@ forward, at T = 8, 32, 128, on a conv SNN from snnTorch and from SpikingJelly.
 
     python benchmarks/bench_cost.py [--repeats 7] [--batch 8]
 
-Time: median of interleaved runs of the methods on one model. SAM is `sam.attribute(x)` with a
-`SpikeActivationMap` made once (explaining batch after batch); `explain()`, the one-call form
-that finds the neuron layers and sets everything up each time, is given as a ratio too.
+Time: median of interleaved runs of the methods on one model (reversed order every other
+repeat); a ratio is the median of the method's time over the plain forward's in the same
+repeat. SAM is `sam.attribute(x)` with a `SpikeActivationMap` made once (explaining batch after
+batch); `explain()`, the one-call form that finds the neuron layers and sets everything up
+each time, is given as a ratio too.
 Peak memory: each (framework, method, T) in a fresh process, the growth of the process's peak
 resident set (Linux VmHWM, reset before the run) while the method runs once, after a run on one
 step of one sample that pays the one-time costs (CPU), or torch's peak allocation (CUDA).
 Model: [conv3x3(2->16) -> LIF -> maxpool2] -> [conv3x3(16->32) -> LIF -> maxpool2] -> fc -> LIF,
-input 2x32x32, batch 8; SAM over all LIF layers (raw spikes not
-kept), Grad-CAM over the two conv LIF layers.
+input 2x32x32, batch 8; SAM over all LIF layers (raw spikes not kept), Grad-CAM over the two
+conv LIF layers.
 """
 
 from __future__ import annotations
@@ -113,20 +115,29 @@ def _status_kib(field: str) -> int:
 
 
 def times(framework: str, steps: int, batch: int, repeats: int, device: str) -> dict:
-    """Median seconds per method, the methods interleaved so that drift hits all alike."""
+    """Per method: median seconds, and the median of its ratios to the plain forward timed in
+    the same repeat. The methods are interleaved, in reversed order every other repeat, so that
+    drift in machine load and the order hit all alike."""
     runs = methods(framework, steps, batch, device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     seen: dict[str, list[float]] = {name: [] for name in runs}
     for name in runs:  # warm-up
         runs[name]()
-    for _ in range(repeats):
-        for name, run in runs.items():
+    for i in range(repeats):
+        for name in list(runs)[:: -1 if i % 2 else 1]:
             sync()
             start = time.perf_counter()
-            run()
+            runs[name]()
             sync()
             seen[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in seen.items()}
+    plain = seen["plain"]
+    return {
+        name: (
+            statistics.median(values),
+            statistics.median(v / p for v, p in zip(values, plain, strict=True)),
+        )
+        for name, values in seen.items()
+    }
 
 
 def main() -> None:
@@ -142,8 +153,9 @@ def main() -> None:
         return
     print(
         f"torch {torch.__version__}, device {args.device}, batch {args.batch}, time: median of "
-        f"{args.repeats} interleaved runs; memory: peak growth while the method runs once "
-        "(after a 1-step run that pays one-time costs)"
+        f"{args.repeats} interleaved runs, ratios: median of the ratios to the plain forward of "
+        "the same repeat; memory: peak growth while the method runs once (after a 1-step run "
+        "that pays one-time costs)"
     )
     print(
         f"{'framework':>12} {'T':>4} {'plain ms':>9} {'SAM ms':>9} {'SAM x':>6} "
@@ -171,11 +183,11 @@ def main() -> None:
                     check=True,
                 )
                 mib[method] = json.loads(child.stdout.strip().splitlines()[-1])
-            plain, sam, cam = (secs[m] for m in ("plain", "SAM", "Grad-CAM"))
+            (plain, _), (sam, sam_x), (cam, cam_x) = (secs[m] for m in ("plain", "SAM", "Grad-CAM"))
             print(
                 f"{framework:>12} {steps:>4} {plain * 1e3:>9.1f} {sam * 1e3:>9.1f} "
-                f"{sam / plain:>5.2f}x {secs['explain()'] / plain:>10.2f}x "
-                f"{cam * 1e3:>12.1f} {cam / plain:>5.2f}x "
+                f"{sam_x:>5.2f}x {secs['explain()'][1]:>10.2f}x "
+                f"{cam * 1e3:>12.1f} {cam_x:>5.2f}x "
                 f"{mib['plain']:>10.1f} {mib['SAM']:>8.1f} {mib['Grad-CAM']:>8.1f}",
                 flush=True,
             )
