@@ -1,31 +1,53 @@
 """sam-plugins: Spike Activation Maps (Kim & Panda 2021) for already-trained SNNs.
 
-The core imports no SNN framework; framework adapters are found through the entry-point group
-``sam_plugins.adapters``.
+The public face: the map methods (`SpikeActivationMap` and `explain`, `SNNGradCAM`,
+`SpikeCount`, `RandomMap`; one call shape, ``attribute(inputs, target=None)``), their one result
+type (`SAMResult`, `LayerSAM`), SAM's functional form (`neuronal_contribution`,
+`spike_activation_map`), reading outputs (`class_scores`) and the plugin bases (`Adapter`,
+`InputReader`). The core imports no SNN framework; framework adapters are found through the
+entry-point group ``sam_plugins.adapters``.
 """
 
-from .adapter import ENTRY_POINT_GROUP, Adapter, GenericAdapter, installed_adapters
-from .engine import DEFAULT_GAMMA, StreamingSAM, neuronal_contribution, spike_activation_map
-from .explainer import SpikeActivationMap, explain
-from .recorder import NotSpikesError, SpikeRecorder, SpikeShapeError
-from .result import LayerSAM, SAMResult, normalize_maps
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+from .engine import DEFAULT_GAMMA, neuronal_contribution, spike_activation_map  # noqa: E402
+from .methods import (  # noqa: E402
+    MapMethod,
+    RandomMap,
+    SNNGradCAM,
+    SpikeActivationMap,
+    SpikeCount,
+    explain,
+)
+from .outputs import class_scores  # noqa: E402
+from .plugins import (  # noqa: E402
+    Adapter,
+    GenericAdapter,
+    InputReader,
+    installed_adapters,
+    installed_readers,
+)
+from .recorder import NotSpikesError, SpikeShapeError  # noqa: E402
+from .result import LayerSAM, SAMResult, normalize_maps  # noqa: E402
 
 __all__ = [
     "DEFAULT_GAMMA",
-    "ENTRY_POINT_GROUP",
     "Adapter",
     "GenericAdapter",
+    "InputReader",
     "LayerSAM",
+    "MapMethod",
     "NotSpikesError",
+    "RandomMap",
     "SAMResult",
+    "SNNGradCAM",
     "SpikeActivationMap",
-    "SpikeRecorder",
+    "SpikeCount",
     "SpikeShapeError",
-    "StreamingSAM",
+    "class_scores",
     "explain",
     "installed_adapters",
+    "installed_readers",
     "neuronal_contribution",
     "normalize_maps",
     "spike_activation_map",

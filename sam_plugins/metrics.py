@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .adapter import GenericAdapter, adapter_for_model, installed_adapters
-from .result import SAMResult, class_scores
-
-Runner = Callable[[nn.Module, Tensor], Any]
+from .outputs import class_scores
+from .plugins import GenericAdapter, Runner, adapter_for_model, installed_adapters
+from .result import SAMResult
 
 
 def class_probability(

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from . import engine
-from .adapter import Adapter
+from .engine import backend
+from .plugins import Adapter
 
 Consumer = Callable[["Target", Tensor], None]
 """Called as consumer(target, spikes) with spikes [steps, B, ...] of one call, detached."""
@@ -124,14 +124,11 @@ class SpikeRecorder:
             return
         # Full value check of the first call with spikes in it: a layer that is not a neuron
         # layer (or emits graded values) shows it at once, and later calls and sequences cost
-        # nothing. Silent calls before it cost one read-only pass.
-        if (
-            engine.fused_census is not None
-            and spikes.is_cpu
-            and spikes.is_contiguous()
-            and (spikes.dtype in engine.CENSUS_DTYPES)
-        ):  # one compiled pass (a multi-step layer's first call holds all T steps)
-            fired, bad = engine.fused_census(spikes, target.graded)
+        # nothing. Silent calls before it cost one read-only pass. The compiled census does it
+        # in one pass (a multi-step layer's first call holds all T steps).
+        census = backend.current().census(spikes, target.graded)
+        if census is not None:
+            fired, bad = census
         else:  # torch ops
             fired, bad = bool(spikes.any()), False
             if fired:

@@ -1,4 +1,9 @@
-"""Drawing heat maps over inputs (needs matplotlib: ``pip install sam-plugins[plot]``)."""
+"""Where pixels are drawn: heat maps blended over inputs, image grids and animations.
+
+One path: maps (`SAMResult.heatmap`) and inputs (`frame_image`) -> `show_sam_on_image` -> a grid
+(`save_overlay_grid`, written by `save_image_grid`) or an animation (`save_animation`).
+Needs the ``plot`` extra (matplotlib, Pillow, imageio).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ if TYPE_CHECKING:
     from .result import SAMResult
 
 
-def _array(x: Tensor | np.ndarray) -> np.ndarray:
+def as_array(x: Tensor | np.ndarray) -> np.ndarray:
+    """A tensor (on any device) or an array-like as a numpy array."""
     return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
@@ -35,7 +41,7 @@ def show_sam_on_image(
     """
     from matplotlib import colormaps
 
-    img, heat = _array(image).astype(np.float32), _array(heatmap).astype(np.float32)
+    img, heat = as_array(image).astype(np.float32), as_array(heatmap).astype(np.float32)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=-1)
     if img.shape[:2] != heat.shape:
@@ -49,33 +55,39 @@ def show_sam_on_image(
     return (1 - alpha) * img + alpha * colored
 
 
-def save_time_grid(
+def save_overlay_grid(
     path: str | Path,
-    images: Tensor | np.ndarray,
+    backgrounds: Tensor | np.ndarray,
     heatmaps: Tensor | np.ndarray,
     row_titles: Sequence[str] | None = None,
+    title: str = "",
     step_stride: int = 1,
     alpha: float = 0.5,
 ) -> Path:
-    """PNG grid of heat maps over inputs: one row per sample, one column per time step.
+    """PNG grid of heat maps over inputs: one row per heat-map row (samples or layers), one
+    column per time step.
 
     Args:
-        images: inputs to draw under the maps: [N, H, W] grey, [N, H, W, 3] RGB, or
-            [T, N, H, W, 3] RGB, one per step (e.g. event frames).
-        heatmaps: [T, N, H, W] in [0, 1].
-        row_titles: N labels for the rows.
-        step_stride: draw every k-th step.
+        backgrounds: RGB images in [0, 1] (see `frame_image`) broadcastable to
+            [R, T, H, W, 3]: e.g. [R, H, W, 3] (one image per row), [1, T, H, W, 3] (one per
+            step, the same for every row).
+        heatmaps: [R, T, H, W] in [0, 1].
+        row_titles: R labels for the rows.
+        step_stride: draw every k-th step (the title says so).
     """
-    heat = _array(heatmaps)
-    backgrounds = _array(images)
-    if backgrounds.ndim != 5:
-        backgrounds = np.broadcast_to(backgrounds, (heat.shape[0], *backgrounds.shape))
-    steps = range(0, heat.shape[0], step_stride)
+    heat = as_array(heatmaps)
+    rows, steps = heat.shape[:2]
+    images = as_array(backgrounds)
+    if images.ndim == 4:
+        images = images[:, None]
+    images = np.broadcast_to(images, (rows, steps, *images.shape[2:]))
+    shown = range(0, steps, step_stride)
     cells = [
-        [show_sam_on_image(backgrounds[t, r], heat[t, r], alpha) for t in steps]
-        for r in range(heat.shape[1])
+        [show_sam_on_image(images[r, t], heat[r, t], alpha) for t in shown] for r in range(rows)
     ]
-    return save_image_grid(path, cells, [f"t={t}" for t in steps], row_titles)
+    if step_stride > 1:
+        title = f"{title} (every {step_stride} steps of {steps})".strip()
+    return save_image_grid(path, cells, [f"t={t}" for t in shown], row_titles, title)
 
 
 def save_image_grid(
@@ -123,19 +135,23 @@ def save_layer_grids(
     row_titles: Sequence[str] | None = None,
     step_stride: int = 1,
 ) -> list[Path]:
-    """One `save_time_grid` PNG per layer with maps, ``folder/sam_layer_<name>.png``.
+    """One `save_overlay_grid` PNG per layer with maps, ``folder/sam_layer_<name>.png``: a row
+    per sample, a column per step.
 
     Args:
-        images: [N, H, W] inputs the result was computed from; maps are upsampled to H x W.
-        result: a SAMResult over those N samples. Layers without maps (Linear) are skipped.
+        images: [N, C, H, W] (or [N, H, W]) inputs the result was computed from, drawn with
+            `frame_image`; maps are upsampled to H x W.
+        result: a result over those N samples. Layers without maps (Linear) are skipped.
     """
     size = tuple(images.shape[-2:])
+    backgrounds = np.stack([frame_image(image) for image in as_array(images)])
     return [
-        save_time_grid(
-            Path(folder) / f"sam_layer_{name}.png",
-            images,
-            result.heatmap(name, size=size),
+        save_overlay_grid(
+            Path(folder) / f"sam_layer_{safe_name(name)}.png",
+            backgrounds,
+            as_array(result.heatmap(name, size=size)).transpose(1, 0, 2, 3),
             row_titles,
+            result[name].label,
             step_stride,
         )
         for name in result
@@ -143,27 +159,28 @@ def save_layer_grids(
     ]
 
 
+def safe_name(name: str) -> str:
+    """`name` (a layer's, a model's) as a file-name part: letters, digits, '-', '_' and '.'
+    kept, anything else (path separators included) as '_'; never empty, never '.' or '..'."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".")
+    return cleaned or "_"
+
+
 def frame_image(frame: Tensor | np.ndarray) -> np.ndarray:
     """One input frame as RGB [H, W, 3] in [0, 1], for drawing maps over it.
 
-    [H, W] or [1, H, W]: grey; [3, H, W]: RGB; [2, H, W]: event counts by polarity, ON (channel
-    1) red and OFF (channel 0) blue, black where nothing happened. Min-max scaled (counts: by
-    their peak) so that any range can be shown.
+    [H, W] or [1, H, W]: grey; [3, H, W]: RGB; any other channel count [C, H, W]: the sum over
+    channels in grey (activity). Min-max scaled so that any range can be shown. Input readers
+    may draw their frames their own way (`sam_plugins.InputReader.frame_image`: the tonic
+    plugin colours event polarities).
     """
-    x = _array(frame).astype(np.float32)
+    x = as_array(frame).astype(np.float32)
     if x.ndim == 2:
         x = x[None]
-    if x.ndim != 3 or x.shape[0] not in (1, 2, 3):
-        raise ValueError(
-            "a frame to draw must be [H, W], [1, H, W] (grey), [2, H, W] (event polarities) or "
-            f"[3, H, W] (RGB), found shape {x.shape}"
-        )
-    if x.shape[0] == 2:
-        peak = x.max()
-        x = x / peak if peak > 0 else x
-        rgb = np.zeros((*x.shape[1:], 3), np.float32)
-        rgb[..., 0], rgb[..., 2] = x[1], x[0]
-        return rgb
+    if x.ndim != 3:
+        raise ValueError(f"a frame to draw must be [H, W] or [C, H, W], found shape {x.shape}")
+    if x.shape[0] != 3:
+        x = x.sum(0, keepdims=True)
     span = x.max() - x.min()
     x = (x - x.min()) / span if span > 0 else np.zeros_like(x)
     return np.repeat(x[0][..., None], 3, axis=-1) if x.shape[0] == 1 else x.transpose(1, 2, 0)
@@ -179,7 +196,7 @@ def save_animation(path: str | Path, frames: Tensor | np.ndarray, fps: float = 4
     [T, H, W, 3] in [0, 1], looping. Small frames are enlarged (nearest) to at least 128 px."""
     import imageio.v3 as iio
 
-    video = to_uint8(_array(frames))
+    video = to_uint8(as_array(frames))
     if video.ndim != 4 or video.shape[-1] != 3:
         raise ValueError(f"frames must be [T, H, W, 3], found shape {video.shape}")
     scale = max(1, -(-128 // min(video.shape[1:3])))
@@ -199,29 +216,3 @@ def save_animation(path: str | Path, frames: Tensor | np.ndarray, fps: float = 4
     else:
         iio.imwrite(path, video, duration=1000 / fps, loop=0)
     return path
-
-
-def save_step_layer_grid(
-    path: str | Path,
-    frames: Tensor | np.ndarray,
-    heatmaps: dict[str, Tensor],
-    title: str = "",
-    alpha: float = 0.5,
-) -> Path:
-    """PNG grid for one sample: one row per layer, one column per time step.
-
-    Args:
-        frames: the sample's input frames [T, C, H, W] (see `frame_image`), or one frame
-            [C, H, W] / [H, W] drawn under every step.
-        heatmaps: row label (e.g. "layer conv1") -> maps [T, H, W] in [0, 1] at the frames'
-            size.
-    """
-    steps = next(iter(heatmaps.values())).shape[0]
-    images = _array(frames)
-    per_step = images.ndim == 4
-    backgrounds = [frame_image(images[t] if per_step else images) for t in range(steps)]
-    cells = [
-        [show_sam_on_image(backgrounds[t], heat[t], alpha) for t in range(steps)]
-        for heat in (_array(h) for h in heatmaps.values())
-    ]
-    return save_image_grid(path, cells, [f"t={t}" for t in range(steps)], list(heatmaps), title)

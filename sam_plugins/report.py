@@ -1,5 +1,6 @@
-"""What `sam-plugins explain` and `demo` write: a self-contained HTML report with a time-step
-slider, a step x layer PNG grid and an animated GIF per layer for each sample.
+"""An explanation as files: a self-contained HTML report with a time-step slider, a step x layer
+PNG grid and an animated GIF per layer for each sample (`save_explanation`, what
+``sam-plugins explain`` and ``demo`` write). Pixels come from `sam_plugins.render`.
 
 Needs the ``plot`` extra (matplotlib, Pillow, imageio).
 """
@@ -10,21 +11,28 @@ import base64
 import html
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch import Tensor
 
 from . import __version__
+from .outputs import class_scores
 from .render import (
-    _array,
+    as_array,
     frame_image,
+    safe_name,
     save_animation,
     save_image_grid,
     show_sam_on_image,
     to_uint8,
 )
 from .result import SAMResult
+
+Draw = Callable[[Any], np.ndarray]
+"""draw(frame [C, H, W]) -> RGB [H, W, 3] in [0, 1]: how an input frame is shown."""
 
 
 def _png_uri(rgb: np.ndarray) -> str:
@@ -44,7 +52,7 @@ def _profile_svg(result: SAMResult, sample: int) -> str:
 
     fig, ax = plt.subplots(figsize=(4.2, 2.4))
     for name in result:
-        profile = _array(result[name].profile[:, sample]).astype(float)
+        profile = as_array(result[name].profile[:, sample]).astype(float)
         peak = profile.max()
         ax.plot(profile / peak if peak > 0 else profile, marker="o", ms=3, label=result[name].label)
     ax.set_xlabel("time step")
@@ -59,7 +67,7 @@ def _profile_svg(result: SAMResult, sample: int) -> str:
 
 
 def _check_frames(frames: Tensor | np.ndarray, result: SAMResult) -> np.ndarray:
-    x = _array(frames)
+    x = as_array(frames)
     if x.ndim != 5 or x.shape[:2] != (result.steps, result.batch_size):
         raise ValueError(
             f"frames must be [T, N, C, H, W] with T={result.steps} steps and N="
@@ -68,18 +76,18 @@ def _check_frames(frames: Tensor | np.ndarray, result: SAMResult) -> np.ndarray:
     return x
 
 
-def _overlays(x: np.ndarray, result: SAMResult) -> list[dict[str, list[np.ndarray]]]:
+def _overlays(x: np.ndarray, result: SAMResult, draw: Draw) -> list[dict[str, list[np.ndarray]]]:
     """Per sample, the RGB images [H, W, 3] shown at each step: "input", and each mapped
     layer's heat map (upsampled to the frames' size) over the input."""
     steps, samples, size = x.shape[0], x.shape[1], tuple(x.shape[-2:])
     heat = {
-        name: _array(result.heatmap(name, size=size))
+        name: as_array(result.heatmap(name, size=size))
         for name in result
         if result[name].maps is not None
     }
     shown = []
     for n in range(samples):
-        inputs = [frame_image(x[t, n]) for t in range(steps)]
+        inputs = [draw(x[t, n]) for t in range(steps)]
         images = {"input": inputs}
         for name, h in heat.items():
             images[name] = [show_sam_on_image(inputs[t], h[t, n]) for t in range(steps)]
@@ -92,6 +100,7 @@ def write_report(
     frames: Tensor | np.ndarray,
     result: SAMResult,
     titles: list[str] | None = None,
+    draw: Draw = frame_image,
 ) -> Path:
     """One self-contained HTML file (images inlined, no network needed): per sample its title
     (e.g. label and prediction), the input and every mapped layer's heat map with a time-step
@@ -101,8 +110,10 @@ def write_report(
         frames: the inputs [T, N, C, H, W] the result was computed from (see `frame_image`).
         result: SAM of those N samples.
         titles: N headings, e.g. "label 3, predicted 3".
+        draw: how a frame [C, H, W] is drawn (default `sam_plugins.render.frame_image`).
     """
-    return _write_page(Path(path), _overlays(_check_frames(frames, result), result), result, titles)
+    shown = _overlays(_check_frames(frames, result), result, draw)
+    return _write_page(Path(path), shown, result, titles)
 
 
 def _write_page(
@@ -135,27 +146,65 @@ def _write_page(
     page = _PAGE.format(
         version=__version__,
         steps=steps,
-        gamma=result.gamma,
+        settings=html.escape(
+            result.method if result.gamma is None else f"gamma = {result.gamma:g}"
+        ),
         layers=layers,
         sections="".join(sections),
-        data=json.dumps(data),
+        data=_script_json(data),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def save_outputs(
+def _script_json(value: Any) -> str:
+    """JSON safe inside an HTML <script> element: '<', '>' and '&' escaped, so that no name
+    (a layer's, a file's) can close the element or start markup."""
+    text = json.dumps(value)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def sample_titles(outputs: Any, labels: Tensor | None, batch: int) -> list[str]:
+    """ "sample n, label L, predicted P" per sample, as far as the outputs and labels tell."""
+    try:
+        predicted = class_scores(outputs).argmax(-1).tolist()
+    except ValueError:
+        predicted = None
+    titles = []
+    for n in range(batch):
+        parts = [f"sample {n}"]
+        if labels is not None:
+            parts.append(f"label {int(labels[n])}")
+        if predicted is not None:
+            parts.append(f"predicted {predicted[n]}")
+        titles.append(", ".join(parts))
+    return titles
+
+
+def save_explanation(
     folder: str | Path,
     frames: Tensor | np.ndarray,
     result: SAMResult,
     titles: list[str] | None = None,
+    draw: Draw = frame_image,
 ) -> list[Path]:
     """Everything for N samples in `folder`: ``report.html``; per sample ``sample_<n>.png``
-    (steps x layers) and per mapped layer ``sample_<n>_layer_<name>.gif``. Returns the paths.
-    The overlays are made once and serve all three."""
+    (steps x layers) and per mapped layer ``sample_<n>_layer_<name>.gif`` (the name made safe
+    for a file name, see `sam_plugins.render.safe_name`). Returns the paths. The overlays are
+    made once and serve all three.
+
+    Args:
+        frames: the inputs [T, N, C, H, W] the result was computed from.
+        result: maps of those N samples (any method).
+        titles: N headings; default from `sample_titles` (the predictions in `result.outputs`).
+        draw: how a frame [C, H, W] is drawn.
+    """
     folder = Path(folder)
-    shown = _overlays(_check_frames(frames, result), result)
+    x = _check_frames(frames, result)
+    if titles is None:
+        titles = sample_titles(result.outputs, None, result.batch_size)
+    shown = _overlays(x, result, draw)
     paths = [_write_page(folder / "report.html", shown, result, titles)]
     for n, images in enumerate(shown):
         layers = [name for name in images if name != "input"]
@@ -169,7 +218,7 @@ def save_outputs(
             )
         )
         for name in layers:
-            path = folder / f"sample_{n}_layer_{name}.gif"
+            path = folder / f"sample_{n}_layer_{safe_name(name)}.gif"
             paths.append(save_animation(path, np.stack(images[name])))
     return paths
 
@@ -187,7 +236,7 @@ figure img {{ width: 136px; height: 136px; image-rendering: pixelated; }}
 </style></head><body>
 <h1>Spike Activation Maps</h1>
 <p>SAM (Kim &amp; Panda, Scientific Reports 2021) per time step, computed from the forward spikes
-alone. {steps} time steps, gamma = {gamma:g}, layers: {layers}. Each map is min-max normalised
+alone. {steps} time steps, {settings}, layers: {layers}. Each map is min-max normalised
 per step; the profile is each layer's total SAM per step, scaled to its peak. Step 0 has no map:
 a neuron's contribution counts its earlier spikes, and there are none yet.
 Made by sam-plugins {version}.</p>

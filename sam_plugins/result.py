@@ -70,12 +70,26 @@ def normalize_maps(maps: Tensor, size: tuple[int, int] | None = None) -> Tensor:
 
 
 class SAMResult(Mapping[str, LayerSAM]):
-    """Per-layer SAM of one recorded run, read like a dict: ``result["conv1"].maps``."""
+    """Per-layer maps of one run, read like a dict: ``result["conv1"].maps``. The one result
+    type of every map method (`method` says which made it).
 
-    def __init__(self, layers: dict[str, LayerSAM], gamma: float, outputs: Any = None) -> None:
+    Attributes:
+        gamma: SAM's decay, None for other methods.
+        outputs: what the model returned, when the method ran it (`attribute`, `explain`).
+        method: the method's name: "SAM", "SNN Grad-CAM", "spike count", "random".
+    """
+
+    def __init__(
+        self,
+        layers: dict[str, LayerSAM],
+        gamma: float | None,
+        outputs: Any = None,
+        method: str = "SAM",
+    ) -> None:
         self._layers = layers
         self.gamma = gamma
-        self.outputs = outputs  # what the model returned, when run by `explain` / `attribute`
+        self.outputs = outputs
+        self.method = method
 
     def __getitem__(self, name: str) -> LayerSAM:
         try:
@@ -120,16 +134,5 @@ class SAMResult(Mapping[str, LayerSAM]):
             name: tuple((sam.maps if sam.maps is not None else sam.scores).shape)
             for name, sam in self._layers.items()
         }
-        return f"SAMResult(gamma={self.gamma}, steps={self.steps}, layers={shapes})"
-
-
-def class_scores(outputs: Any) -> Tensor:
-    """[B, classes] from a model's outputs: [T, B, classes] summed over time (the first element
-    of a tuple such as snnTorch's (spikes, membrane)), or [B, classes] as they are."""
-    out = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-    if not isinstance(out, Tensor) or out.dim() not in (2, 3):
-        raise ValueError(
-            "cannot read class scores from the model's outputs: expected [T, B, classes] or "
-            f"[B, classes], found {tuple(out.shape) if isinstance(out, Tensor) else type(out)}"
-        )
-    return out.sum(0) if out.dim() == 3 else out
+        gamma = "" if self.gamma is None else f", gamma={self.gamma}"
+        return f"SAMResult({self.method}{gamma}, steps={self.steps}, layers={shapes})"

@@ -6,33 +6,20 @@ For spikes S[t, b, k, ...] (any non-zero value counts as a spike and keeps its v
     M[t, b, ...] = sum_k N[t, b, k, ...] * S[t, b, k, ...]
 
 N is computed online, N[t] = exp(-gamma) * (N[t-1] + [S[t-1] != 0]): O(T) time and one
-layer of state, whatever T is. The literal O(T^2) double sum lives in `sam_plugins.reference`
-for checking.
+layer of state, whatever T is. The literal O(T^2) double sum lives in
+`sam_plugins.testing.reference` for checking. The compiled CPU kernel, when available, is
+chosen once in `sam_plugins.engine.backend`.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
-try:
-    from ._fused import CENSUS_DTYPES
-    from ._fused import sam_steps as fused_steps
-    from ._fused import spike_census as fused_census
-except Exception as exc:  # numba is optional (the "fast" extra); torch ops do the same work
-    fused_steps = fused_census = None
-    CENSUS_DTYPES = ()
-    if not (isinstance(exc, ModuleNotFoundError) and exc.name == "numba"):
-        warnings.warn(
-            f"sam-plugins: numba is installed but its CPU kernel cannot be used ({exc}); "
-            "SAM runs on torch ops instead (slower on CPU)",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+from . import backend
 
 BLOCK = 16
 SMALL_LAYER = 1 << 15
@@ -164,14 +151,7 @@ class StreamingSAM:
         s = self._start(spikes)
         out = _buffer("out", out, s.shape[:2] + s.shape[3:], s)
         scores = _buffer("scores", scores, s.shape[1:], s, make=False)
-        if (
-            fused_steps is not None
-            and s.is_cpu
-            and s.is_contiguous()
-            and out.is_contiguous()
-            and (scores is None or scores.is_contiguous())
-        ):
-            fused_steps(self.state, s, out, scores, self.decay)
+        if backend.current().sam_steps(self.state, s, out, scores, self.decay):
             return out
         for start, p in self._blocks(s, binary):  # N * S = decay * P * S
             block, into = s[start : start + len(p)], out[start : start + len(p)]

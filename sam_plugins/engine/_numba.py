@@ -3,15 +3,14 @@
 With torch ops a step is a product, a channel sum and a state update: several passes over the
 layer's memory, and the state has left the cache since the layer's last step. This loop reads
 the state and the spikes once and writes the state and the map, which on a CPU is what
-brings SAM close to the cost of the forward pass. `StreamingSAM` uses it for contiguous CPU
-tensors when numba is installed (``pip install "sam-plugins[fast]"``), torch ops otherwise.
+brings SAM close to the cost of the forward pass. `sam_plugins.engine.backend` uses it for
+contiguous CPU tensors when numba is installed (``pip install "sam-plugins[fast]"``).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-import torch
 from torch import Tensor
 
 SPAN = 4096
@@ -80,12 +79,9 @@ def _census(values, graded):  # pragma: no cover - compiled
     return fired, bad
 
 
-CENSUS_DTYPES = (torch.float32, torch.float64)
-
-
 def spike_census(spikes: Tensor, graded: bool) -> tuple[int, int]:
     """(number of non-zero values, number of values that are not spikes: outside {0, 1}, or
-    not finite if `graded`) of a contiguous CPU tensor of a `CENSUS_DTYPES` dtype, in one pass
+    not finite if `graded`) of a contiguous CPU float32/float64 tensor, in one pass
     (the torch ops for the same take five)."""
     fired, bad = _census(spikes.numpy().reshape(-1), graded)
     return int(fired), int(bad)

@@ -1,0 +1,96 @@
+"""The kernels behind SAM's per-step update and the spike value check, chosen once.
+
+``numba``: compiled CPU loops (`sam_plugins.engine._numba`, the ``fast`` extra) for contiguous
+CPU tensors, which read the layer's memory once per step instead of several times.
+``torch``: plain torch ops, on every device; the engine falls back to them for whatever the
+compiled loops do not take (GPU tensors, other dtypes, non-contiguous tensors).
+
+The choice is made at import: numba when it is installed and usable, else torch (with a warning
+when numba is installed but broken). `use` switches it for a block (tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor
+
+
+class TorchBackend:
+    """Torch ops only: `sam_steps` and `census` decline, and the caller runs its torch path."""
+
+    name = "torch"
+
+    def sam_steps(
+        self, state: Tensor, spikes: Tensor, maps: Tensor, scores: Tensor | None, decay: float
+    ) -> bool:
+        """Advance the SAM state over `spikes` writing `maps` (and `scores`) if this backend
+        takes these tensors; return whether it did."""
+        return False
+
+    def census(self, spikes: Tensor, graded: bool) -> tuple[int, int] | None:
+        """(non-zero values, values that are not spikes) of `spikes`, or None if declined."""
+        return None
+
+
+class NumbaBackend(TorchBackend):
+    """numba's compiled loops for contiguous CPU float tensors."""
+
+    name = "numba"
+    DTYPES = (torch.float32, torch.float64)
+
+    def __init__(self) -> None:
+        from . import _numba
+
+        self._kernels = _numba
+
+    def sam_steps(self, state, spikes, maps, scores, decay) -> bool:
+        tensors = (state, spikes, maps) if scores is None else (state, spikes, maps, scores)
+        if not all(t.is_cpu and t.is_contiguous() for t in tensors):
+            return False
+        self._kernels.sam_steps(state, spikes, maps, scores, decay)
+        return True
+
+    def census(self, spikes, graded) -> tuple[int, int] | None:
+        if not (spikes.is_cpu and spikes.is_contiguous() and spikes.dtype in self.DTYPES):
+            return None
+        return self._kernels.spike_census(spikes, graded)
+
+
+def _choose() -> TorchBackend:
+    try:
+        return NumbaBackend()
+    except Exception as exc:  # numba is optional (the "fast" extra); torch ops do the same work
+        if not (isinstance(exc, ModuleNotFoundError) and exc.name == "numba"):
+            warnings.warn(
+                f"sam-plugins: numba is installed but its CPU kernel cannot be used ({exc}); "
+                "SAM runs on torch ops instead (slower on CPU)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return TorchBackend()
+
+
+_current: TorchBackend = _choose()
+_BACKENDS = {"torch": TorchBackend, "numba": NumbaBackend}
+
+
+def current() -> TorchBackend:
+    """The backend in use."""
+    return _current
+
+
+@contextmanager
+def use(name: str) -> Iterator[TorchBackend]:
+    """Run a block with the backend `name` ('numba' or 'torch'), then restore the previous one."""
+    global _current
+    if name not in _BACKENDS:
+        raise ValueError(f"backend must be one of {list(_BACKENDS)}, found {name!r}")
+    previous, _current = _current, _BACKENDS[name]()
+    try:
+        yield _current
+    finally:
+        _current = previous

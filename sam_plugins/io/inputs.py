@@ -1,0 +1,88 @@
+"""Input files: frames (.npy / .npz / .pt) read here, anything else (event recordings) by the
+installed input readers (entry-point group ``sam_plugins.readers``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..plugins import installed_readers
+from ..render import frame_image
+from .models import LoadError, existing_file, first_line
+
+FRAME_SUFFIXES = (".npy", ".npz", ".pt")
+
+
+@dataclass
+class Inputs:
+    """What an input file holds: frames [T, B, C, H, W] (float32), labels [B] or None, and how
+    to draw one frame [C, H, W] as RGB (the reader's way for event recordings)."""
+
+    frames: Tensor
+    labels: Tensor | None
+    draw: Callable[[Tensor], np.ndarray] = frame_image
+
+
+def read_input(
+    path: str | Path, time_bins: int = 10, sensor_size: tuple[int, int, int] | None = None
+) -> Inputs:
+    """Frames and labels from an input file.
+
+    .npy / .npz / .pt files hold frames [T, C, H, W] (one sample) or [T, B, C, H, W]; an .npz
+    may name them ``frames`` and add ``labels``. .pt files are read with ``weights_only=True``.
+    Anything else (event recordings: `time_bins` frames on a sensor of (W, H, P)) is read by the
+    first installed reader that knows the file.
+    """
+    path = existing_file(path, "input file")
+    frames, labels, draw = None, None, frame_image
+    if path.suffix == ".pt":
+        try:
+            frames = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise LoadError(f"cannot read {path} as a tensor file: {first_line(exc)}") from None
+    elif path.suffix in (".npy", ".npz"):
+        try:
+            data = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise LoadError(f"cannot read {path} as a numpy file: {first_line(exc)}") from None
+        if isinstance(data, np.lib.npyio.NpzFile):
+            names = data.files
+            key = "frames" if "frames" in names else names[0] if len(names) == 1 else None
+            if key is None:
+                raise LoadError(f"{path} holds {names}: name the frames array 'frames'")
+            labels = torch.as_tensor(data["labels"]) if "labels" in names else None
+            data = data[key]
+        if data.dtype.names is None:  # structured arrays are events: the readers read them
+            frames = torch.from_numpy(data)
+    if frames is None:
+        for reader in installed_readers():
+            frames = reader.read(path, time_bins=time_bins, sensor_size=sensor_size)
+            if frames is not None:
+                draw = _drawer(reader)
+                break
+        else:
+            raise LoadError(
+                f"cannot read {path}: expected frames [T, C, H, W] or [T, B, C, H, W] in "
+                f"{'/'.join(FRAME_SUFFIXES)}, or an event recording an installed reader reads "
+                f"(installed: {', '.join(r.name for r in installed_readers()) or 'none'})"
+            )
+    if not isinstance(frames, Tensor) or frames.dim() not in (4, 5):
+        found = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
+        raise LoadError(f"{path}: expected frames [T, C, H, W] or [T, B, C, H, W], found {found}")
+    frames = frames.float()
+    return Inputs(frames.unsqueeze(1) if frames.dim() == 4 else frames, labels, draw)
+
+
+def _drawer(reader) -> Callable[[Tensor], np.ndarray]:
+    """The reader's way of drawing a frame, the core's where the reader has none."""
+
+    def draw(frame: Tensor) -> np.ndarray:
+        image = reader.frame_image(frame)
+        return frame_image(frame) if image is None else image
+
+    return draw

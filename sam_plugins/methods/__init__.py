@@ -1,0 +1,18 @@
+"""Map methods, one per file, all with one call shape:
+``Method(model, layers=None, ...).attribute(inputs, target=None) -> SAMResult``."""
+
+from .base import MapMethod, SpikeMapMethod
+from .grad_cam import SNNGradCAM
+from .random import RandomMap
+from .sam import SpikeActivationMap, explain
+from .spike_count import SpikeCount
+
+__all__ = [
+    "MapMethod",
+    "RandomMap",
+    "SNNGradCAM",
+    "SpikeActivationMap",
+    "SpikeCount",
+    "SpikeMapMethod",
+    "explain",
+]

@@ -1,0 +1,157 @@
+"""The one call shape of every map method, as in Captum and pytorch-grad-cam: an object made
+from the model and the layers to explain, then ``attribute(inputs, target=None)``, which returns
+a `SAMResult` (maps [T, B, *spatial] per spatial layer).
+
+A method is a small subclass that overrides one hook: `MapMethod._attribute` (SAM, Grad-CAM),
+or `SpikeMapMethod.layer_maps` for maps made from the recorded spikes (spike count, random).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..engine import has_spatial_layout
+from ..layers import LayerSpec, resolve_layers
+from ..plugins import (
+    GenericAdapter,
+    Runner,
+    StepMode,
+    adapter_for_model,
+    installed_adapters,
+    neurons_from_adapters,
+    owner_of,
+)
+from ..recorder import SpikeRecorder, Target
+from ..result import LayerSAM, SAMResult
+
+
+def check_inputs(inputs: Any) -> Tensor:
+    """`inputs` if it is a tensor [T, B, ...] with at least one step and one sample."""
+    if not isinstance(inputs, Tensor) or inputs.dim() < 2:
+        raise ValueError(
+            "inputs must be a tensor shaped [T, B, ...] (time first), found "
+            f"{tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__}"
+        )
+    if inputs.shape[0] == 0 or inputs.shape[1] == 0:
+        raise ValueError(
+            "inputs must have at least one time step and one sample ([T, B, ...] with T, B >= 1), "
+            f"found shape {tuple(inputs.shape)}"
+        )
+    return inputs
+
+
+class MapMethod:
+    """Base of every map method.
+
+    Args:
+        model: any torch.nn.Module; its code and parameters are not changed.
+        layers: which modules to explain: names, types, modules, a predicate (name, module) ->
+            bool, or a list of these. None asks the installed framework adapters (entry-point
+            group ``sam_plugins.adapters``) for the model's spiking neurons.
+        step_mode: for modules no adapter knows: 'single' (one call per time step, output
+            [B, ...]) or 'multi' (one call, output [T, B, ...]). Adapters know their own.
+        graded: accept graded spikes (any finite value; non-zero counts as a spike) from
+            modules no adapter marks as graded. Otherwise values must be 0 or 1.
+        run: ``run(model, inputs)`` replaces the adapter's default runner (a loop over time, or
+            one call for multi-step models), for models that need their own call.
+    """
+
+    method = "map"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: LayerSpec | Sequence[LayerSpec] | None = None,
+        *,
+        step_mode: StepMode = "single",
+        graded: bool = False,
+        run: Runner | None = None,
+    ) -> None:
+        self.model = model
+        generic = GenericAdapter(step_mode)
+        adapters = installed_adapters()
+        if layers is None:
+            pairs = neurons_from_adapters(model, adapters)
+        else:
+            pairs = [
+                (n, m, owner_of(m, adapters, generic)) for n, m in resolve_layers(model, layers)
+            ]
+        self.runner = adapter_for_model(model, adapters, generic)
+        self.run: Runner = run or self.runner.run
+        self.targets = [Target(n, m, a, graded=graded or a.graded(m)) for n, m, a in pairs]
+
+    @property
+    def layers(self) -> list[str]:
+        """Names of the explained layers, in model order."""
+        return [t.name for t in self.targets]
+
+    def attribute(self, inputs: Tensor, target: Tensor | None = None) -> SAMResult:
+        """Maps of `inputs` [T, B, ...] (time first): reset the model the framework's way, run
+        it over the steps and return the result, its `outputs` holding what the model returned.
+
+        Args:
+            target: [B] classes to explain, for methods that need one (Grad-CAM); default the
+                predicted classes. SAM and the spike maps need no label and ignore it.
+        """
+        return self._attribute(check_inputs(inputs), target)
+
+    def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
+        raise NotImplementedError
+
+    def _forward(self, inputs: Tensor) -> Any:
+        """Reset the model's state and run it over `inputs`."""
+        self.runner.reset(self.model)
+        return self.run(self.model, inputs)
+
+
+class SpikeMapMethod(MapMethod):
+    """A method whose maps are made from each layer's recorded spikes by `layer_maps`."""
+
+    def layer_maps(self, spikes: Tensor) -> Tensor:
+        """Maps [T, B, *spatial] of one layer from its spikes [T, B, C, *spatial]."""
+        raise NotImplementedError
+
+    def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
+        recorder = SpikeRecorder(self.targets)
+        seen: dict[str, list[Tensor]] = {t.name: [] for t in self.targets}
+        recorder.consumers.append(lambda t, spikes: seen[t.name].append(spikes.clone()))
+        recorder.attach()
+        try:
+            with torch.no_grad():
+                outputs = self._forward(inputs)
+        finally:
+            recorder.detach()
+        recorder.verify()
+        layers = {}
+        for t in self.targets:
+            if not seen[t.name]:
+                raise RuntimeError(f"layer {t.name!r} was never called while the model ran")
+            spikes = torch.cat(seen[t.name])
+            if has_spatial_layout(spikes):
+                layers[t.name] = map_layer(t, self.layer_maps(spikes))
+        return maps_result(layers, self.method, outputs)
+
+
+def map_layer(target: Target, maps: Tensor) -> LayerSAM:
+    """A spatial layer's result from its maps [T, B, *spatial]."""
+    return LayerSAM(
+        name=target.name,
+        maps=maps,
+        scores=None,
+        profile=maps.flatten(2).sum(dim=2),
+        kind=type(target.module).__name__,
+    )
+
+
+def maps_result(layers: dict[str, LayerSAM], method: str, outputs: Any) -> SAMResult:
+    """The result of a method that makes maps of spatial layers only."""
+    if not layers:
+        raise ValueError(
+            "none of the explained layers has a spatial layout ([T, B, C, H, W] spikes), so "
+            "there is no map to make; choose convolutional neuron layers"
+        )
+    return SAMResult(layers, gamma=None, outputs=outputs, method=method)

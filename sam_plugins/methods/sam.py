@@ -1,0 +1,156 @@
+"""The Spike Activation Map: `SpikeActivationMap` (a map method that is also a context manager
+around the user's own forward code) and `explain` (one call)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..engine import DEFAULT_GAMMA, StreamingSAM
+from ..engine.buffers import LayerBuffer
+from ..layers import LayerSpec
+from ..plugins import Runner, StepMode
+from ..recorder import SpikeRecorder, Target
+from ..result import LayerSAM, SAMResult
+from .base import MapMethod
+
+
+class SpikeActivationMap(MapMethod):
+    """Spike Activation Maps of a model's neuron layers, recorded while the user's code runs.
+
+    Example::
+
+        with SpikeActivationMap(net, layers=["lif1", "lif2"]) as sam:
+            for x in inputs:            # the user's own forward code, unchanged
+                net(x)
+        result = sam.result()
+        heat = result.heatmap("lif1", size=(34, 34))   # [T, B, 34, 34] in [0, 1]
+
+    or ``SpikeActivationMap(net).attribute(inputs)`` to reset and run the model in one call.
+
+    Args:
+        model: any torch.nn.Module; its code and parameters are not changed.
+        layers: which modules to record (see `MapMethod`); None: the adapters' neurons.
+        gamma: decay of the temporal contribution exp(-gamma |t - t'|); default 0.5.
+        step_mode: for modules no adapter knows: 'single' or 'multi' (see `MapMethod`).
+        graded: accept graded spikes from modules no adapter marks as graded.
+        keep_spikes: also keep the raw spikes [T, B, ...] of each layer (memory grows with T).
+        run: ``run(model, inputs)`` instead of the adapter's default runner in `attribute`.
+    """
+
+    method = "SAM"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: LayerSpec | Sequence[LayerSpec] | None = None,
+        gamma: float = DEFAULT_GAMMA,
+        *,
+        step_mode: StepMode = "single",
+        graded: bool = False,
+        keep_spikes: bool = False,
+        run: Runner | None = None,
+    ) -> None:
+        self.gamma = StreamingSAM(gamma).gamma  # validates gamma before anything is attached
+        super().__init__(model, layers, step_mode=step_mode, graded=graded, run=run)
+        self.keep_spikes = keep_spikes
+        self.recorder = SpikeRecorder(self.targets)
+        self.recorder.consumers.append(self._consume)
+        self._streams = {t.name: StreamingSAM(self.gamma) for t in self.targets}
+        self._buffers = {t.name: LayerBuffer(keep_spikes) for t in self.targets}
+
+    # --- attaching -----------------------------------------------------------------------
+    def attach(self) -> SpikeActivationMap:
+        """Add the forward hooks (prefer the `with` block, which always removes them)."""
+        self.recorder.attach()
+        return self
+
+    def detach(self) -> None:
+        """Remove every hook this object added; the model is as it was."""
+        self.recorder.detach()
+
+    def __enter__(self) -> SpikeActivationMap:
+        return self.attach()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.detach()
+
+    # --- recording -----------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget what was recorded, to start a new sequence (e.g. the next batch)."""
+        self.recorder.reset()
+        for stream in self._streams.values():
+            stream.reset()
+        for buffer in self._buffers.values():
+            buffer.reset()
+
+    def _consume(self, target: Target, spikes: Tensor) -> None:
+        out, scores = self._buffers[target.name].room(spikes)
+        self._streams[target.name].update(spikes, not target.graded, out, scores)
+
+    def result(self) -> SAMResult:
+        """The SAM of everything recorded since the last reset.
+
+        Raises if a layer emitted non-spikes, if the layers' step counts disagree, or if nothing
+        was recorded (the model was not run inside the block, or the layers are never called).
+        """
+        self.recorder.verify()
+        if not any(b.recorded for b in self._buffers.values()):
+            raise RuntimeError(
+                f"nothing was recorded from layers {self.layers}: run the model inside the "
+                "`with SpikeActivationMap(...)` block (or after attach()) before result()"
+            )
+        layers = {}
+        for target in self.targets:
+            buffer = self._buffers[target.name]
+            if not buffer.recorded:
+                raise RuntimeError(f"layer {target.name!r} was never called while recording")
+            maps, scores, spikes = buffer.take()
+            layers[target.name] = LayerSAM(
+                name=target.name,
+                maps=maps if scores is None else None,
+                scores=scores,
+                profile=maps.flatten(2).sum(dim=2) if scores is None else maps,
+                spikes=spikes,
+                kind=type(target.module).__name__,
+            )
+        return SAMResult(layers, self.gamma, method=self.method)
+
+    def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
+        was_attached = self.recorder.attached
+        if not was_attached:
+            self.attach()
+        try:
+            self.reset()
+            with torch.no_grad():
+                outputs = self._forward(inputs)
+            result = self.result()
+        finally:
+            if not was_attached:
+                self.detach()
+        result.outputs = outputs
+        return result
+
+
+def explain(
+    model: nn.Module,
+    inputs: Tensor,
+    layers: LayerSpec | Sequence[LayerSpec] | None = None,
+    gamma: float = DEFAULT_GAMMA,
+    *,
+    run: Runner | None = None,
+    step_mode: StepMode = "single",
+    graded: bool = False,
+    keep_spikes: bool = False,
+) -> SAMResult:
+    """SAM for `inputs` [T, B, ...] in one call: reset the model the framework's way, run it
+    over time with the framework's default runner (or `run(model, inputs)`), return the result
+    (its `outputs` holds what the model returned). The arguments are those of
+    `SpikeActivationMap`."""
+    sam = SpikeActivationMap(
+        model, layers, gamma, step_mode=step_mode, graded=graded, keep_spikes=keep_spikes, run=run
+    )
+    return sam.attribute(inputs)

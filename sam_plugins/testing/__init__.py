@@ -1,0 +1,1 @@
+"""What tests of SAM and of adapters use: the paper's literal formula (`reference`)."""
