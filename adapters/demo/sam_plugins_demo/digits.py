@@ -1,4 +1,4 @@
-"""The small image set shipped with the package for demos, examples and tests: scikit-learn's
+"""The small image set the demo, the examples and the tests are made of: scikit-learn's
 copy of the UCI handwritten digits (1797 images, 8x8, 17 grey levels; CC BY 4.0)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`EmulatedDigits`: the package's digits recorded by the emulator, stored as N-MNIST binary
-files and read back through tonic's own reader, as a tonic dataset."""
+"""`EmulatedDigits`: the demo's digits recorded by the tonic plugin's emulator, stored as
+N-MNIST binary files and read back through tonic's own reader, as a tonic dataset."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sam_plugins_tonic.emulator import SaccadeEmulator
+from sam_plugins_tonic.events import EventError, check_events
+from sam_plugins_tonic.formats import EVENT_DTYPE, read_nmnist_bin, write_nmnist_bin
 from tonic.dataset import Dataset
 from tqdm.auto import tqdm
 
-from sam_plugins.datasets import TRAIN, load_digits
-
-from .emulator import EVENT_DTYPE, SaccadeEmulator, read_nmnist_bin, write_nmnist_bin
-from .frames import EventError, check_events
+from .digits import TRAIN, load_digits
 
 DIGIT_SIZE = 26  # 8x8 digits upsampled; the saccades move them 7 px over the 34x34 sensor
 
@@ -67,7 +67,7 @@ class EmulatedDigits(Dataset):
         folder = Path(self.location_on_system, self.folder_name)
         self.data = [folder / str(int(labels[i])) / f"{i:05d}.bin" for i in range(first, stop)]
         self.targets = [int(labels[i]) for i in range(first, stop)]
-        self.indices = range(first, stop)  # positions in sam_plugins.datasets.load_digits
+        self.indices = range(first, stop)  # positions in load_digits()
         missing = [
             (i, p) for i, p in zip(range(first, stop), self.data, strict=True) if not p.exists()
         ]

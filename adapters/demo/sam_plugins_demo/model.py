@@ -1,5 +1,5 @@
 """The demo model: a small snnTorch SNN for the emulated event digits (2 x 34 x 34 frames,
-10 time bins), trained by ``examples/train_demo_model.py``; its weights ship with the package."""
+10 time bins), trained by ``examples/event_camera.py --save``; its weights ship with the package."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import nn
 
 BINS = 10
 WEIGHTS = Path(__file__).parent / "data" / "demo_net.pt"
-FACTORY = "sam_plugins_tonic.demo:demo_net"
+FACTORY = "sam_plugins_demo:trained_demo_net"
 
 
 def demo_net() -> nn.Module:

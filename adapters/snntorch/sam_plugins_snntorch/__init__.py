@@ -49,9 +49,6 @@ class SnnTorchAdapter(Adapter):
             return bool(module.output)  # without output=True it returns the membrane only
         return isinstance(module, SINGLE_STEP + MULTI_STEP_ALWAYS_SPIKING)
 
-    def neuron_modules(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
-        return [(n, m) for n, m in model.named_modules() if n and self.owns(m)]
-
     def step_mode(self, module: nn.Module) -> str:
         multi = MULTI_STEP_ALWAYS_SPIKING + MULTI_STEP_IF_OUTPUT
         return "multi" if isinstance(module, multi) else "single"

@@ -1,39 +1,39 @@
 """Event-camera data for sam-plugins through tonic.
 
-- `frame_events` / `check_events`: tonic event arrays checked and framed with tonic's ToFrame,
-  with each frame's time span; `explain_events`: SAM of one recording on the sensor's grid.
-- `SaccadeEmulator`, `write_nmnist_bin` / `read_nmnist_bin`, `EmulatedDigits`: event data made
-  offline, N-MNIST style, stored in N-MNIST's format and read back by tonic.
-- `analyze_dataset` / `AnalysisResult`: SAM statistics over a dataset, streamed to HDF5.
-- `polarity_image`, `show_sam_on_events`, `save_event_grid`: SAM drawn over event frames.
+- `events`: `frame_events` / `check_events`, tonic event arrays checked and framed with tonic's
+  ToFrame, with each frame's time span; `explain_events`: SAM of one recording on the sensor.
+- `formats`: `write_nmnist_bin` / `read_nmnist_bin`, N-MNIST's file format (read by tonic).
+- `emulator`: `SaccadeEmulator`, event recordings made offline from still images.
+- `readers`: `TonicReader`, the input reader for ``sam-plugins explain`` and ``analyze``.
+- `render`: `polarity_image`, `show_sam_on_events`: event frames drawn by polarity.
+- `analysis`: `analyze_dataset` / `AnalysisResult`, SAM statistics over a dataset in HDF5.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sam_plugins import SAMResult, explain
-from sam_plugins.engine import DEFAULT_GAMMA
+from sam_plugins import DEFAULT_GAMMA, SAMResult, explain
 
 from .analysis import AnalysisResult, analyze_dataset, collate_frames
-from .dataset import EmulatedDigits
-from .emulator import EVENT_DTYPE, SaccadeEmulator, read_nmnist_bin, write_nmnist_bin
-from .frames import EventError, EventFrames, check_events, frame_events
-from .render import polarity_image, save_event_grid, show_sam_on_events
+from .emulator import SaccadeEmulator
+from .events import EventError, EventFrames, check_events, frame_events
+from .formats import EVENT_DTYPE, read_nmnist_bin, write_nmnist_bin
+from .readers import TonicReader
+from .render import polarity_image, show_sam_on_events
 
 __all__ = [
     "EVENT_DTYPE",
     "AnalysisResult",
-    "EmulatedDigits",
     "EventError",
     "EventExplanation",
     "EventFrames",
     "SaccadeEmulator",
+    "TonicReader",
     "analyze_dataset",
     "check_events",
     "collate_frames",
@@ -41,7 +41,6 @@ __all__ = [
     "frame_events",
     "polarity_image",
     "read_nmnist_bin",
-    "save_event_grid",
     "show_sam_on_events",
     "write_nmnist_bin",
 ]
@@ -73,7 +72,8 @@ def explain_events(
     n_time_bins: int | None = None,
     time_window: float | None = None,
     event_count: int | None = None,
-    **options: Any,
+    step_mode: str = "single",
+    graded: bool = False,
 ) -> EventExplanation:
     """Frame one recording with tonic (exactly one of n_time_bins, time_window [us],
     event_count), run the model on [T, 1, P, H, W] and return SAM aligned with the frames."""
@@ -87,5 +87,5 @@ def explain_events(
     inputs = framed.frames.unsqueeze(1)
     if device is not None:
         inputs = inputs.to(device)
-    result = explain(model, inputs, layers, gamma, run, **options)
+    result = explain(model, inputs, layers, gamma, run=run, step_mode=step_mode, graded=graded)
     return EventExplanation(framed, result)

@@ -23,10 +23,8 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from sam_plugins import SpikeActivationMap
-from sam_plugins.engine import DEFAULT_GAMMA
+from sam_plugins import DEFAULT_GAMMA, SpikeActivationMap, class_scores
 from sam_plugins.recorder import Target
-from sam_plugins.result import class_scores
 
 FORMAT = "sam-plugins-analysis/1"
 
@@ -56,7 +54,7 @@ def collate_frames(items: Sequence[tuple[Any, Any]]) -> tuple[Tensor, Tensor, Te
 
 
 def default_predict(outputs: Any, lengths: Tensor) -> Tensor:
-    """Class per sample from the model's outputs (`sam_plugins.result.class_scores`): spike
+    """Class per sample from the model's outputs (`sam_plugins.class_scores`): spike
     counts over the valid steps of [T, B, classes] outputs (first element of a tuple), or the
     argmax of [B, classes]."""
     out = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
@@ -150,7 +148,7 @@ def analyze_dataset(
     Returns the AnalysisResult read back from the file.
     """
     path = Path(path)
-    sam = SpikeActivationMap(model, layers, gamma, **options)
+    sam = SpikeActivationMap(model, layers, gamma, run=run, **options)
     config = {
         "format": FORMAT,
         "num_classes": num_classes,
@@ -178,7 +176,7 @@ def analyze_dataset(
             if device is not None:
                 frames = frames.to(device)
             stats.reset(lengths)
-            result = sam.attribute(frames, run)
+            result = sam.attribute(frames)
             store.add(result, stats, labels, lengths, predict(result.outputs, lengths).cpu())
             bar.update(len(labels))
     finally:

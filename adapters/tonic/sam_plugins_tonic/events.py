@@ -102,3 +102,10 @@ def frame_events(
     ).reshape(-1, 2)
     assert len(spans) == len(frames), "tonic's slicer and ToFrame disagree on the frame count"
     return EventFrames(torch.from_numpy(frames.astype(np.float32)), spans, tuple(sensor_size))
+
+
+def to_frames(sensor_size: tuple[int, int, int], n_time_bins: int):
+    """The transform that frames a recording into `n_time_bins` frames [T, P, H, W], as
+    datasets use it (``transform=to_frames(...)``); every framing of this plugin goes through
+    it."""
+    return ToFrame(sensor_size, n_time_bins=n_time_bins)

@@ -1,27 +1,31 @@
-"""The plugin's entry in ``sam_plugins.adapters``: it finds no neurons, it reads event
-recordings for ``sam-plugins explain`` (N-MNIST .bin through tonic's reader, event .npy)."""
+"""The plugin's input reader (entry-point group ``sam_plugins.readers``): event recordings for
+``sam-plugins explain`` (N-MNIST .bin through tonic's reader, event .npy), tonic datasets for
+``sam-plugins analyze`` (framed with tonic's ToFrame), and event frames drawn by polarity."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from torch import Tensor
 
-from sam_plugins import Adapter
+from sam_plugins import InputReader
 
-from .emulator import read_nmnist_bin
-from .frames import EventError, frame_events
+from .events import EventError, frame_events, to_frames
+from .formats import read_nmnist_bin
+from .render import polarity_image
 
 NMNIST_SENSOR = (34, 34, 2)
 
 
-class TonicInputs(Adapter):
-    """Reads event recordings; knows no neuron modules."""
+class TonicReader(InputReader):
+    """Reads event recordings and tonic datasets; draws event frames by polarity."""
 
     name = "tonic"
 
-    def read_input(
+    def read(
         self, path: Path, time_bins: int, sensor_size: tuple[int, int, int] | None
     ) -> Tensor | None:
         if path.suffix == ".bin":
@@ -48,3 +52,16 @@ class TonicInputs(Adapter):
             return frame_events(events, sensor, n_time_bins=time_bins).frames
         except EventError as exc:
             raise EventError(f"{path}: {exc}") from None
+
+    def open_dataset(
+        self, factory: Callable[..., Any], root: Path, train: bool, time_bins: int
+    ) -> Any | None:
+        """A tonic dataset class (one with a ``sensor_size``) opened under `root` with
+        ``transform=ToFrame(sensor_size, n_time_bins=time_bins)``."""
+        sensor = getattr(factory, "sensor_size", None)
+        if sensor is None:
+            return None
+        return factory(str(root), train=train, transform=to_frames(sensor, time_bins))
+
+    def frame_image(self, frame: Tensor | np.ndarray) -> np.ndarray | None:
+        return polarity_image(frame) if np.ndim(frame) == 3 and frame.shape[0] == 2 else None
