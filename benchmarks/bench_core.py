@@ -31,8 +31,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from models import ConvSNN, PlainLIF, dvs_vgg  # noqa: E402
 
-from sam_plugins import SpikeActivationMap, engine, spike_activation_map  # noqa: E402
-from sam_plugins.reference import literal_spike_activation_map  # noqa: E402
+from sam_plugins import SpikeActivationMap, spike_activation_map  # noqa: E402
+from sam_plugins.engine import backend  # noqa: E402
+from sam_plugins.testing.reference import literal_spike_activation_map  # noqa: E402
 
 
 def timed(fn, device: str) -> float:
@@ -120,7 +121,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=21, help="paired timings per run")
     parser.add_argument("--runs", type=int, default=5, help="runs per model")
     args = parser.parse_args()
-    step = "numba kernel (CPU)" if engine.fused_steps is not None else "torch ops"
+    step = f"{backend.current().name} backend"
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, "
         f"SAM step: {step}\n"

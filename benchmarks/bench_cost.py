@@ -66,8 +66,7 @@ def spikingjelly_net():
 
 def methods(framework: str, steps: int, batch: int, device: str) -> dict:
     """The three ways to run the model, as zero-argument callables, on one fresh model."""
-    from sam_plugins import SpikeActivationMap, explain
-    from sam_plugins.baselines import grad_cam
+    from sam_plugins import SNNGradCAM, SpikeActivationMap, explain
 
     torch.manual_seed(0)
     net = (snntorch_net if framework == "snntorch" else spikingjelly_net)().to(device).eval()
@@ -84,7 +83,7 @@ def methods(framework: str, steps: int, batch: int, device: str) -> dict:
         "plain": plain,
         "SAM": lambda: sam.attribute(x),
         "explain()": lambda: explain(net, x),
-        "Grad-CAM": lambda: grad_cam(net, x),
+        "Grad-CAM": lambda: SNNGradCAM(net).attribute(x),
     }
 
 

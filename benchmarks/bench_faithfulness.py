@@ -21,25 +21,25 @@ import argparse
 import time
 from pathlib import Path
 
+import sam_plugins_demo as demo
 import tonic.transforms as tt
 import torch
-from sam_plugins_tonic import EmulatedDigits, collate_frames, demo
+from sam_plugins_demo import EmulatedDigits
+from sam_plugins_tonic import collate_frames
 
-from sam_plugins import explain
-from sam_plugins.baselines import grad_cam, random_maps, spike_count_maps
+from sam_plugins import RandomMap, SNNGradCAM, SpikeCount, class_scores, explain
 from sam_plugins.metrics import (
     deletion_insertion,
     pointing_game,
     randomization_check,
     time_saliency,
 )
-from sam_plugins.result import class_scores
 
 METHODS = {
     "SAM": lambda m, x: explain(m, x),
-    "Grad-CAM": lambda m, x: grad_cam(m, x),
-    "spike count": lambda m, x: spike_count_maps(m, x),
-    "random": lambda m, x: random_maps(explain(m, x)),
+    "Grad-CAM": lambda m, x: SNNGradCAM(m).attribute(x),
+    "spike count": lambda m, x: SpikeCount(m).attribute(x),
+    "random": lambda m, x: RandomMap(m).attribute(x),
 }
 
 

@@ -4,8 +4,8 @@ split into an HDF5 file.
 
     python examples/event_camera.py [--seconds 20] [--out examples/output/events] [--save W.pt]
 
-The shipped demo weights (adapters/tonic/sam_plugins_tonic/data/demo_net.pt) come from
-``--seconds 90 --save adapters/tonic/sam_plugins_tonic/data/demo_net.pt``.
+The shipped demo weights (adapters/demo/sam_plugins_demo/data/demo_net.pt) come from
+``--seconds 90 --save adapters/demo/sam_plugins_demo/data/demo_net.pt``.
 
 The recordings are made once by sam_plugins_tonic's emulator (three saccades over each digit,
 like N-MNIST), written in N-MNIST's binary format and read back by tonic's reader; framing uses
@@ -18,15 +18,18 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import tonic.transforms as tt
 import torch
-from sam_plugins_tonic import EmulatedDigits, analyze_dataset, collate_frames, explain_events
-from sam_plugins_tonic.demo import demo_net
-from sam_plugins_tonic.render import save_event_grid
+from sam_plugins_demo import EmulatedDigits, demo_net
+from sam_plugins_tonic import analyze_dataset, collate_frames, explain_events
+from sam_plugins_tonic.render import polarity_image
 from snntorch import functional as SF
 from snntorch import utils
 from torch import nn
 from torch.utils.data import DataLoader
+
+from sam_plugins.render import save_overlay_grid
 
 BINS = 10  # time bins per recording, as the demo model expects
 SENSOR = EmulatedDigits.sensor_size
@@ -84,10 +87,10 @@ def main() -> None:
         events, label = raw[i]
         explained = explain_events(net, events, SENSOR, n_time_bins=BINS)
         predicted = explained.result.outputs[0][:, 0].sum(0).argmax().item()
-        path = save_event_grid(
+        path = save_overlay_grid(
             args.out / f"recording_{i}.png",
-            explained.frames.frames.unsqueeze(1),
-            explained.heatmap("1").unsqueeze(1),
+            np.stack([polarity_image(f) for f in explained.frames.frames])[None],
+            explained.heatmap("1")[None],
             [f"label {label} / pred {predicted}"],
         )
         print(f"wrote {path}")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import snntorch as snn
 import torch
+from sam_plugins_demo import load_digits, split
 from snntorch import functional as SF
 from snntorch import spikegen, utils
 from torch import nn
 
 from sam_plugins import explain
-from sam_plugins.datasets import load_digits, split
 from sam_plugins.render import save_layer_grids
 
 STEPS = 16

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from sam_plugins_demo import load_digits, split
 from spikingjelly.activation_based import encoding, functional, layer, neuron, surrogate
 from torch import nn
 
 from sam_plugins import explain
-from sam_plugins.datasets import load_digits, split
 from sam_plugins.render import save_layer_grids
 
 STEPS = 16

@@ -16,17 +16,14 @@ import argparse
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import sam_plugins_demo as demo
 import torch
-from sam_plugins_tonic import demo
 from snntorch import utils
-from study_common import event_digits
+from study_common import event_digits, save_maps
 from torch import nn
 
-from sam_plugins import explain
-from sam_plugins.baselines import grad_cam
+from sam_plugins import SNNGradCAM, class_scores, explain
 from sam_plugins.metrics import pointing_game, rank_correlation, time_saliency
-from sam_plugins.render import save_step_layer_grid
-from sam_plugins.result import class_scores
 
 EPSILONS = (0.0, 0.02, 0.05, 0.1, 0.2)
 LAYER = "1"  # the first conv Leaky layer of the demo model
@@ -67,7 +64,7 @@ def main() -> None:
     net = demo.trained_demo_net()
     x, y, dataset = event_digits(args.data, False, args.samples, demo.BINS)
     masks = dataset.object_masks(demo.BINS)[1:]
-    clean = {"SAM": explain(net, x), "Grad-CAM": grad_cam(net, x, target=y)}
+    clean = {"SAM": explain(net, x), "Grad-CAM": SNNGradCAM(net).attribute(x, target=y)}
     clean_maps = {k: time_saliency(r, LAYER, (34, 34)) for k, r in clean.items()}
     print(f"{len(y)} test recordings; mean events per pixel and bin {x.mean():.3f}")
     print(
@@ -79,7 +76,10 @@ def main() -> None:
     for attack in (fgsm, pgd):
         for eps in EPSILONS:
             adv = attack(net, x, y, eps) if eps else x
-            results = {"SAM": explain(net, adv), "Grad-CAM": grad_cam(net, adv, target=y)}
+            results = {
+                "SAM": explain(net, adv),
+                "Grad-CAM": SNNGradCAM(net).attribute(adv, target=y),
+            }
             acc = (class_scores(results["SAM"].outputs).argmax(1) == y).float().mean()
             hits = {k: pointing_game(r.maps(LAYER)[1:], masks).mean() for k, r in results.items()}
             moved = {
@@ -102,7 +102,7 @@ def main() -> None:
             if attack is pgd and eps in (0.0, 0.05, 0.2):
                 shown[f"SAM, eps {eps:g}"] = results["SAM"].heatmap(LAYER, size=(34, 34))[:, 0]
                 shown[f"Grad-CAM, eps {eps:g}"] = results["Grad-CAM"].heatmap(LAYER, (34, 34))[:, 0]
-    path = save_step_layer_grid(
+    path = save_maps(
         args.out / "adversarial_maps.png",
         x[:, 0],
         shown,

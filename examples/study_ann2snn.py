@@ -17,14 +17,13 @@ import copy
 from pathlib import Path
 
 import torch
+from sam_plugins_demo import load_digits, split
 from spikingjelly.activation_based import ann2snn, functional, layer, neuron, surrogate
-from study_common import accuracy, plot_profiles, profile, train
+from study_common import accuracy, plot_profiles, profile, save_maps, train
 from torch import nn
 
 from sam_plugins import explain
-from sam_plugins.datasets import load_digits, split
 from sam_plugins.metrics import pointing_game, rank_correlation, time_saliency
-from sam_plugins.render import save_step_layer_grid
 
 
 def ann() -> nn.Module:
@@ -118,7 +117,7 @@ def main() -> None:
         rows = {
             key: heat[:, sample] for key, heat in sorted(maps.items(), key=lambda kv: kv[0][-1])
         }
-        path = save_step_layer_grid(
+        path = save_maps(
             args.out / f"ann2snn_maps_{sample}.png",
             test_x[sample],
             rows,

@@ -13,11 +13,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import tonic.transforms as tt  # noqa: E402
 import torch  # noqa: E402
-from sam_plugins_tonic import EmulatedDigits, collate_frames  # noqa: E402
+from sam_plugins_demo import EmulatedDigits  # noqa: E402
+from sam_plugins_tonic import collate_frames, polarity_image  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
-from sam_plugins import SAMResult  # noqa: E402
-from sam_plugins.result import class_scores  # noqa: E402
+from sam_plugins import SAMResult, class_scores  # noqa: E402
+from sam_plugins.render import save_overlay_grid  # noqa: E402
 
 Forward = Callable[[nn.Module, Tensor], Tensor]  # (model, inputs [T, B, ...]) -> outputs
 
@@ -32,6 +33,16 @@ def event_digits(data: Path, train: bool, limit: int | None, bins: int = 10):
     )
     frames, labels, _ = collate_frames([dataset[i] for i in range(len(dataset))])
     return frames, labels, dataset
+
+
+def save_maps(path: Path, frames: Tensor, rows: dict[str, Tensor], title: str) -> Path:
+    """PNG of one sample: a row per entry of `rows` (label -> maps [T, H, W] in [0, 1]), a
+    column per step, over the sample's frames [T, C, H, W] (or one frame [C, H, W])."""
+    steps = next(iter(rows.values())).shape[0]
+    per_step = frames if frames.dim() == 4 else frames.expand(steps, *frames.shape)
+    backgrounds = torch.stack([torch.from_numpy(polarity_image(f)) for f in per_step])[None]
+    heat = torch.stack([maps.cpu() for maps in rows.values()])
+    return save_overlay_grid(path, backgrounds, heat, list(rows), title)
 
 
 def train(net: nn.Module, x: Tensor, y: Tensor, forward: Forward, seconds: float) -> int:

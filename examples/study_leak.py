@@ -14,12 +14,11 @@ from pathlib import Path
 
 import torch
 from spikingjelly.activation_based import functional, layer, neuron, surrogate
-from study_common import accuracy, event_digits, plot_profiles, profile, train
+from study_common import accuracy, event_digits, plot_profiles, profile, save_maps, train
 from torch import nn
 
 from sam_plugins import explain
 from sam_plugins.metrics import pointing_game
-from sam_plugins.render import save_step_layer_grid
 
 BINS = 10
 NODES = {
@@ -77,7 +76,7 @@ def main() -> None:
             maps[f"{name}, layer {layer_name}"] = result.heatmap(layer_name, size=(34, 34))
         print(f"       ({name}: {epochs} epochs)")
     for sample in (0, 1):
-        path = save_step_layer_grid(
+        path = save_maps(
             args.out / f"leak_maps_{sample}.png",
             test_x[:, sample],
             {key: heat[:, sample] for key, heat in sorted(maps.items(), key=lambda kv: kv[0][-1])},

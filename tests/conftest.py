@@ -41,7 +41,10 @@ def hook_count(model: torch.nn.Module) -> int:
 
 def assert_matches_reference(layer, spikes: torch.Tensor, gamma: float) -> None:
     """A LayerSAM against the paper's literal formula on independently recorded spikes."""
-    from sam_plugins.reference import literal_neuronal_contribution, literal_spike_activation_map
+    from sam_plugins.testing.reference import (
+        literal_neuronal_contribution,
+        literal_spike_activation_map,
+    )
 
     assert spikes.abs().sum() > 0, f"layer {layer.name} never spiked: the test proves nothing"
     if spikes.dim() >= 4:

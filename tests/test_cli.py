@@ -13,10 +13,10 @@ import h5py
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import sam_plugins_demo as demo
 import torch
 from PIL import Image
 from plain_snn import ConvSNN
-from sam_plugins_tonic import demo
 
 from sam_plugins import explain
 from sam_plugins.cli import main
@@ -73,7 +73,8 @@ def test_demo_writes_report_pngs_and_gifs(demo_report, capsys):
 
 def test_shipped_demo_weights_classify_the_emulated_digits(tmp_path):
     import tonic.transforms as tt
-    from sam_plugins_tonic import EmulatedDigits, collate_frames
+    from sam_plugins_demo import EmulatedDigits
+    from sam_plugins_tonic import collate_frames
     from snntorch import utils
 
     net = demo.trained_demo_net()
@@ -166,9 +167,8 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
 
 
 def test_explain_reads_pt_frames_and_event_npy(tmp_path):
+    from sam_plugins_demo import load_digits
     from sam_plugins_tonic import SaccadeEmulator
-
-    from sam_plugins.datasets import load_digits
 
     net = ConvSNN(size=16)
     torch.save(net.state_dict(), tmp_path / "w.pt")

@@ -9,10 +9,10 @@ from PIL import Image
 from sam_plugins import LayerSAM, SAMResult
 from sam_plugins.render import (
     frame_image,
+    safe_name,
     save_animation,
     save_layer_grids,
-    save_step_layer_grid,
-    save_time_grid,
+    save_overlay_grid,
     show_sam_on_image,
 )
 
@@ -37,10 +37,10 @@ def test_overlay_refuses_a_map_of_another_size():
         show_sam_on_image(np.zeros((8, 8)), np.zeros((4, 4)))
 
 
-def test_time_grid_is_written_as_a_png(tmp_path):
-    images = torch.rand(2, 8, 8)
-    heat = torch.rand(6, 2, 8, 8)
-    path = save_time_grid(tmp_path / "sub" / "grid.png", images, heat, ["a", "b"], step_stride=2)
+def test_overlay_grid_is_written_as_a_png(tmp_path):
+    images = torch.rand(2, 8, 8, 3)
+    heat = torch.rand(2, 6, 8, 8)
+    path = save_overlay_grid(tmp_path / "sub" / "grid.png", images, heat, ["a", "b"], step_stride=2)
     with Image.open(path) as png:
         assert png.format == "PNG"
         width, height = png.size
@@ -58,21 +58,22 @@ def test_layer_grids_one_png_per_layer_with_maps(tmp_path):
         assert png.format == "PNG"
 
 
-def test_frame_image_draws_grey_rgb_and_event_polarities():
+def test_frame_image_draws_grey_rgb_and_channel_sums():
     grey = frame_image(torch.arange(4.0).reshape(1, 2, 2))
     np.testing.assert_allclose(grey[..., 1], [[0, 1 / 3], [2 / 3, 1]], atol=1e-6)
-    events = torch.zeros(2, 2, 2)
-    events[1, 0, 0], events[0, 1, 1] = 4, 2  # ON at (0, 0), OFF at (1, 1)
-    rgb = frame_image(events)
-    np.testing.assert_allclose(rgb[0, 0], [1, 0, 0])
-    np.testing.assert_allclose(rgb[1, 1], [0, 0, 0.5])
-    np.testing.assert_allclose(rgb[0, 1], [0, 0, 0])
+    two = torch.zeros(2, 2, 2)
+    two[1, 0, 0], two[0, 1, 1] = 4, 2  # any channel count but 1 and 3: activity in grey
+    np.testing.assert_allclose(frame_image(two)[..., 0], [[1, 0], [0, 0.5]])
     colour = torch.rand(3, 5, 6)
     assert frame_image(colour).shape == (5, 6, 3)
-    with pytest.raises(
-        ValueError, match=r"\[2, H, W\] \(event polarities\).*found shape \(4, 5, 5\)"
-    ):
-        frame_image(torch.zeros(4, 5, 5))
+    with pytest.raises(ValueError, match=r"\[C, H, W\], found shape \(2, 4, 5, 5\)"):
+        frame_image(torch.zeros(2, 4, 5, 5))
+
+
+def test_safe_name_keeps_files_inside_their_folder():
+    assert safe_name("../../../x") == "_.._.._x"
+    assert safe_name("conv.1") == "conv.1" and safe_name("..") == "_" and safe_name("") == "_"
+    assert "/" not in safe_name("a/b\\c") and "<" not in safe_name("</script>")
 
 
 def test_gif_holds_every_step_enlarged(tmp_path):
@@ -89,13 +90,11 @@ def test_gif_holds_every_step_enlarged(tmp_path):
         save_animation(tmp_path / "bad.gif", np.zeros((5, 8, 8)))
 
 
-def test_step_layer_grid_has_a_row_per_layer(tmp_path):
-    frames = torch.rand(4, 2, 6, 6)
-    maps = {"a": torch.rand(4, 6, 6), "b": torch.rand(4, 6, 6), "c": torch.rand(4, 6, 6)}
-    two = Image.open(
-        save_step_layer_grid(tmp_path / "two.png", frames, dict(list(maps.items())[:2]))
-    )
-    three = Image.open(save_step_layer_grid(tmp_path / "three.png", frames, maps, title="x"))
+def test_overlay_grid_has_a_row_per_row_of_maps(tmp_path):
+    frames = torch.rand(1, 4, 6, 6, 3)  # one background per step, shared by the rows
+    maps = torch.rand(3, 4, 6, 6)
+    two = Image.open(save_overlay_grid(tmp_path / "two.png", frames, maps[:2], ["a", "b"]))
+    three = Image.open(save_overlay_grid(tmp_path / "three.png", frames, maps, title="x"))
     assert three.size[0] == two.size[0] and three.size[1] > two.size[1]
 
 

@@ -11,20 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sam_plugins import StreamingSAM, engine, neuronal_contribution, spike_activation_map
-from sam_plugins.reference import literal_neuronal_contribution, literal_spike_activation_map
+from sam_plugins import neuronal_contribution, spike_activation_map
+from sam_plugins.engine import StreamingSAM, backend
+from sam_plugins.testing.reference import (
+    literal_neuronal_contribution,
+    literal_spike_activation_map,
+)
 
 
-@pytest.fixture(scope="module", params=["fused", "torch"], autouse=True)
+@pytest.fixture(scope="module", params=["numba", "torch"], autouse=True)
 def engine_path(request):
-    """Every test here runs on both paths: the numba kernel (CPU, installed by the test
+    """Every test here runs on both backends: the numba kernel (CPU, installed by the test
     requirements) and torch ops (GPU, or no numba)."""
-    fused = engine.fused_steps
-    assert fused is not None, "numba is missing: install requirements/test.txt"
-    if request.param == "torch":
-        engine.fused_steps = None
-    yield request.param
-    engine.fused_steps = fused
+    assert backend.current().name == "numba", "numba is missing: install requirements/test.txt"
+    with backend.use(request.param):
+        yield request.param
 
 
 gammas = st.floats(0.0, 3.0, allow_nan=False)
@@ -145,14 +146,15 @@ def test_non_contiguous_spikes_and_reuse_after_reset():
 
 def test_contiguous_cpu_spikes_take_the_fused_kernel(engine_path, monkeypatch):
     calls = []
-    if engine_path == "fused":
-        kernel = engine.fused_steps
-        monkeypatch.setattr(engine, "fused_steps", lambda *args: calls.append(1) or kernel(*args))
+    if engine_path == "numba":
+        kernels = backend.current()._kernels
+        kernel = kernels.sam_steps
+        monkeypatch.setattr(kernels, "sam_steps", lambda *args: calls.append(1) or kernel(*args))
     spikes = (torch.rand(5, 2, 3, 4, 4) < 0.3).float()
     torch.testing.assert_close(
         spike_activation_map(spikes), literal_spike_activation_map(spikes, 0.5)
     )
-    assert len(calls) == (engine_path == "fused")
+    assert len(calls) == (engine_path == "numba")
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:
@@ -161,9 +163,10 @@ def _run_python(code: str) -> subprocess.CompletedProcess:
 
 CHECK_TORCH_PATH = """
 import torch
-from sam_plugins import engine, spike_activation_map
-from sam_plugins.reference import literal_spike_activation_map
-assert engine.fused_steps is None
+from sam_plugins import spike_activation_map
+from sam_plugins.engine import backend
+from sam_plugins.testing.reference import literal_spike_activation_map
+assert backend.current().name == "torch"
 s = (torch.rand(4, 2, 3, 5, 5) < 0.3).float()
 torch.testing.assert_close(spike_activation_map(s), literal_spike_activation_map(s, 0.5))
 """

@@ -10,8 +10,7 @@ from snntorch import utils
 from spikingjelly.activation_based import functional, layer, neuron
 from torch import nn
 
-from sam_plugins import explain
-from sam_plugins.baselines import grad_cam, random_maps, spike_count_maps
+from sam_plugins import RandomMap, SNNGradCAM, SpikeCount, explain
 from sam_plugins.metrics import (
     deletion_insertion,
     pointing_game,
@@ -67,7 +66,7 @@ def test_grad_cam_matches_the_written_out_formula_on_snntorch():
     x = (torch.rand(6, 3, 2, 8, 8) < 0.5).float()
     expected = reference_grad_cam(net, x, ["1", "4"])
     before = [p.clone() for p in net.parameters()]
-    result = grad_cam(net, x)
+    result = SNNGradCAM(net).attribute(x)
     assert list(result) == ["1", "4"]  # the adapter found the layers; the output layer has no map
     for name, maps in expected.items():
         assert maps.abs().sum() > 0
@@ -88,7 +87,7 @@ def test_grad_cam_on_a_multi_step_spikingjelly_net():
     with torch.no_grad():
         net[0].weight.mul_(3)
     x = (torch.rand(5, 2, 2, 8, 8) < 0.5).float()
-    result = grad_cam(net, x, target=torch.tensor([0, 2]))
+    result = SNNGradCAM(net).attribute(x, target=torch.tensor([0, 2]))
     maps = result["1"].maps
     assert maps.shape == (5, 2, 8, 8) and (maps >= 0).all() and maps.sum() > 0
 
@@ -98,13 +97,18 @@ def test_spike_count_maps_count_spikes_over_channels():
     x = (torch.rand(4, 2, 2, 8, 8) < 0.6).float()
     seen = record_spikes({"lif1": net.lif1}, lambda: [net(xt) for xt in x])
     net.reset()
-    result = spike_count_maps(net, x, ["lif1", "lif2"])
+    result = SpikeCount(net, ["lif1", "lif2"]).attribute(x)
+    assert result.method == "spike count" and result.gamma is None
     spikes = torch.stack(seen["lif1"])
     assert spikes.sum() > 0
     torch.testing.assert_close(result["lif1"].maps, spikes.sum(2))
-    noise = random_maps(result, seed=3)
+    noise = RandomMap(net, ["lif1", "lif2"], seed=3).attribute(x)
     assert noise["lif2"].maps.shape == result["lif2"].maps.shape
-    assert torch.equal(noise["lif2"].maps, random_maps(result, seed=3)["lif2"].maps)
+    again = RandomMap(net, ["lif1", "lif2"], seed=3).attribute(x)
+    assert torch.equal(noise["lif2"].maps, again["lif2"].maps)
+    assert not torch.equal(
+        noise["lif2"].maps, RandomMap(net, ["lif2"], seed=4).attribute(x)["lif2"].maps
+    )
 
 
 def test_pointing_game_hits_the_object_and_random_maps_hit_by_chance():

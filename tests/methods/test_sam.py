@@ -5,8 +5,12 @@ import torch
 from conftest import hook_count, record_spikes
 from plain_snn import ConvSNN, PlainLIF
 
-from sam_plugins import NotSpikesError, SpikeActivationMap, SpikeShapeError, engine, explain
-from sam_plugins.reference import literal_neuronal_contribution, literal_spike_activation_map
+from sam_plugins import NotSpikesError, SpikeActivationMap, SpikeShapeError, explain
+from sam_plugins.engine import backend
+from sam_plugins.testing.reference import (
+    literal_neuronal_contribution,
+    literal_spike_activation_map,
+)
 
 T, B = 7, 3
 
@@ -184,14 +188,13 @@ class Emit(torch.nn.Module):
         return self.out
 
 
-@pytest.fixture(params=["fused", "torch"])
-def census_path(request, monkeypatch):
-    """The first-call value check on both paths: one compiled pass (numba, installed by the test
-    requirements) and torch ops."""
-    assert engine.fused_census is not None, "numba is missing: install requirements/test.txt"
-    if request.param == "torch":
-        monkeypatch.setattr(engine, "fused_census", None)
-    return request.param
+@pytest.fixture(params=["numba", "torch"])
+def census_path(request):
+    """The first-call value check on both backends: one compiled pass (numba, installed by the
+    test requirements) and torch ops."""
+    assert backend.current().name == "numba", "numba is missing: install requirements/test.txt"
+    with backend.use(request.param):
+        yield request.param
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -207,21 +210,22 @@ def test_one_value_that_is_not_a_spike_is_refused(census_path, value, graded, dt
     sam = SpikeActivationMap(net, layers=["0"], step_mode="multi", graded=graded)
     with pytest.raises(NotSpikesError, match="'0'"), sam:
         net(None)
-    assert not sam.recorder.targets[0].checked
+    assert not sam.targets[0].checked
     spikes[4, 1, 2, 3, 3] = 1.0
     with sam:  # the same layer with valid values passes and is marked checked
         sam.reset()
         net(None)
-    assert sam.recorder.targets[0].checked
+    assert sam.targets[0].checked
     assert sam.result()["0"].maps.shape == (5, 2, 4, 4)
 
 
 def test_graded_values_pass_when_graded_and_the_compiled_check_runs(census_path, monkeypatch):
     spikes = torch.rand(4, 2, 3, 5, 5) * (torch.rand(4, 2, 3, 5, 5) < 0.3)
     calls = []
-    if census_path == "fused":
-        census = engine.fused_census
-        monkeypatch.setattr(engine, "fused_census", lambda *a: calls.append(1) or census(*a))
+    if census_path == "numba":
+        kernels = backend.current()._kernels
+        census = kernels.spike_census
+        monkeypatch.setattr(kernels, "spike_census", lambda *a: calls.append(1) or census(*a))
     net = torch.nn.Sequential(Emit(spikes))
     with SpikeActivationMap(net, layers=["0"], step_mode="multi", graded=True) as sam:
         net(None)
@@ -230,7 +234,7 @@ def test_graded_values_pass_when_graded_and_the_compiled_check_runs(census_path,
         literal_spike_activation_map(spikes.double(), 0.5).float(),
         atol=1e-5,
     )
-    assert calls == ([1] if census_path == "fused" else [])
+    assert calls == ([1] if census_path == "numba" else [])
     with (
         pytest.raises(NotSpikesError, match="graded=True"),
         SpikeActivationMap(net, layers=["0"], step_mode="multi"),
