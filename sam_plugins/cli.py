@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from . import __version__
 from .engine import DEFAULT_GAMMA
 from .io import LoadError, build_model, read_input
+from .io.models import first_line
 from .methods import explain
 from .plugins import COMMANDS_GROUP
 from .report import sample_titles, save_explanation
@@ -32,6 +33,13 @@ from .result import SAMResult
 
 class CLIError(Exception):
     """A problem with the command's input, reported as one line without a traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line (with where to find help), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"sam-plugins: error: {message} (see {self.prog} --help)\n")
 
 
 # --- helpers for commands (the core's and plugins') ------------------------------------------
@@ -47,7 +55,53 @@ def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | No
     parser.add_argument("--weights", type=Path, help="state dict to load (torch.save file)")
     parser.add_argument("--layers", nargs="+", help="neuron layers by name (default: all found)")
     parser.add_argument("--gamma", type=float, default=DEFAULT_GAMMA, help="SAM decay")
-    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--device", type=device_argument, default="cpu", help="torch device")
+
+
+def device_argument(text: str) -> str:
+    """An argparse type: a torch device that exists on this machine."""
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"not a torch device: {text!r} (e.g. cpu, cuda:0)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: no CUDA GPU is available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {count} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available on this machine")
+    return text
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, found {value}")
+    return value
+
+
+def load_model(args: argparse.Namespace) -> nn.Module:
+    """The model the command line names (``args.model``, ``args.weights``, ``args.device``),
+    with a note on stderr when no weights file is given: the factory's own weights are used."""
+    try:
+        model = build_model(args.model, args.weights, args.device)
+    except LoadError:
+        raise
+    except Exception as exc:  # the user's factory raised
+        raise CLIError(f"{args.model} failed to build the model: {first_line(exc)}") from None
+    if args.weights is None:
+        print(
+            f"note: no --weights given; {args.model} runs with the weights its factory gives "
+            "it (random ones, unless the factory loads trained weights)"
+        )
+    return model
 
 
 def explain_frames(
@@ -101,8 +155,11 @@ def _sensor_size(text: str) -> tuple[int, int, int]:
 
 
 def _explain(args: argparse.Namespace) -> None:
-    inputs = read_input(args.input, args.time_bins, args.sensor_size)
-    model = build_model(args.model, args.weights, args.device)
+    try:
+        inputs = read_input(args.input, args.time_bins, args.sensor_size)
+    except ValueError as exc:  # LoadError, and the readers' own (e.g. corrupt event files)
+        raise CLIError(str(exc)) from None
+    model = load_model(args)
     result = explain_frames(model, inputs.frames, args.layers, args.gamma, args.step_mode)
     paths = write_explanation(args.out, inputs.frames, result, inputs.labels, inputs.draw)
     print(f"wrote {len(paths)} files to {args.out}/ (open {paths[0]})")
@@ -125,7 +182,9 @@ def _add_explain(subparsers) -> None:
         "an installed reader reads (tonic: N-MNIST .bin, event .npy)",
     )
     parser.add_argument("--out", type=Path, default=Path("sam-report"), help="output folder")
-    parser.add_argument("--time-bins", type=int, default=10, help="frames per event recording")
+    parser.add_argument(
+        "--time-bins", type=positive_int, default=10, help="frames per event recording"
+    )
     parser.add_argument(
         "--sensor-size", type=_sensor_size, help="W,H,P of event recordings (default: from file)"
     )
@@ -139,7 +198,7 @@ def _add_explain(subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sam-plugins",
         description="Spike Activation Maps (Kim & Panda 2021) for already-trained SNNs.",
         epilog="Plugins add commands (group sam_plugins.commands).",
@@ -161,7 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # like `python -m`, find models in the current directory (package.module:factory)
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         args.func(args)
     except (CLIError, LoadError) as exc:

@@ -96,18 +96,24 @@ def save_image_grid(
     column_titles: Sequence[str],
     row_titles: Sequence[str] | None = None,
     title: str = "",
+    colorbar: str | None = "heat map (min-max per step)",
 ) -> Path:
     """PNG of RGB images [H, W, 3] in [0, 1], `cells[row][column]`, titled per column on top and
     per row on the left (the layout of every grid here: rows of samples or layers, columns of
-    time steps)."""
+    time steps), with a jet colour bar from 0 to 1 labelled `colorbar` (None: no bar)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
 
     rows, columns = len(cells), len(column_titles)
     fig, axes = plt.subplots(
-        rows, columns, figsize=(1.2 * columns + 0.8, 1.3 * rows + 0.4), squeeze=False
+        rows,
+        columns,
+        figsize=(1.2 * columns + (1.6 if colorbar else 0.8), 1.3 * rows + 0.5),
+        squeeze=False,
+        layout="constrained",
     )
     for r, row in enumerate(cells):
         for c, image in enumerate(row):
@@ -120,7 +126,10 @@ def save_image_grid(
             axes[r][0].set_ylabel(str(row_titles[r]), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    if colorbar:
+        bar = fig.colorbar(ScalarMappable(cmap="jet"), ax=axes, shrink=0.9, aspect=25)
+        bar.set_label(colorbar, fontsize=7)
+        bar.ax.tick_params(labelsize=7)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -186,14 +195,30 @@ def frame_image(frame: Tensor | np.ndarray) -> np.ndarray:
     return np.repeat(x[0][..., None], 3, axis=-1) if x.shape[0] == 1 else x.transpose(1, 2, 0)
 
 
+def _captioned(frame: np.ndarray, text: str) -> np.ndarray:
+    """A uint8 frame [H, W, 3] with a black band below it holding `text` in white."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (frame.shape[1], frame.shape[0] + 14))
+    image.paste(Image.fromarray(frame), (0, 0))
+    ImageDraw.Draw(image).text((2, frame.shape[0] + 1), text, fill=(255, 255, 255))
+    return np.asarray(image)
+
+
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float RGB in [0, 1] as uint8, for image files."""
     return (np.clip(rgb, 0, 1) * 255).round().astype(np.uint8)
 
 
-def save_animation(path: str | Path, frames: Tensor | np.ndarray, fps: float = 4.0) -> Path:
+def save_animation(
+    path: str | Path,
+    frames: Tensor | np.ndarray,
+    fps: float = 4.0,
+    captions: Sequence[str] | None = None,
+) -> Path:
     """Animated GIF (or MP4 when `path` ends in .mp4; needs imageio-ffmpeg) of RGB frames
-    [T, H, W, 3] in [0, 1], looping. Small frames are enlarged (nearest) to at least 128 px."""
+    [T, H, W, 3] in [0, 1], looping. Small frames are enlarged (nearest) to at least 128 px.
+    `captions` (one per frame, e.g. "layer 1 (Leaky) t=3/9") are written in a band below."""
     import imageio.v3 as iio
 
     video = to_uint8(as_array(frames))
@@ -201,6 +226,11 @@ def save_animation(path: str | Path, frames: Tensor | np.ndarray, fps: float = 4
         raise ValueError(f"frames must be [T, H, W, 3], found shape {video.shape}")
     scale = max(1, -(-128 // min(video.shape[1:3])))
     video = video.repeat(scale, axis=1).repeat(scale, axis=2)
+    if captions is not None:
+        if len(captions) != len(video):
+            raise ValueError(f"{len(video)} frames but {len(captions)} captions")
+        pairs = zip(video, captions, strict=True)
+        video = np.stack([_captioned(frame, text) for frame, text in pairs])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".mp4":

@@ -142,7 +142,11 @@ def _write_page(
             f'<div class="row">{figures}</div>'
             f'<div class="profile">{_profile_svg(result, n)}</div></section>'
         )
-    layers = ", ".join(html.escape(result[name].label.removeprefix("layer ")) for name in result)
+    layers = ", ".join(
+        html.escape(result[name].label.removeprefix("layer "))
+        + ("" if result[name].maps is not None else " (no map: no spatial layout; see the profile)")
+        for name in result
+    )
     page = _PAGE.format(
         version=__version__,
         steps=steps,
@@ -219,7 +223,9 @@ def save_explanation(
         )
         for name in layers:
             path = folder / f"sample_{n}_layer_{safe_name(name)}.gif"
-            paths.append(save_animation(path, np.stack(images[name])))
+            last = result.steps - 1
+            captions = [f"{result[name].label} t={t}/{last}" for t in range(result.steps)]
+            paths.append(save_animation(path, np.stack(images[name]), captions=captions))
     return paths
 
 

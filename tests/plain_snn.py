@@ -72,3 +72,8 @@ class ConvSNN(nn.Module):
         x = self._fold(self.pool2, x)
         x = x.flatten(2) if self.multi_step else x.flatten(1)
         return self.lif3(self._fold(self.fc, x))
+
+
+def broken_factory() -> nn.Module:
+    """A model factory that fails, as a user's may (for the CLI's error tests)."""
+    raise RuntimeError("CUDA error: out of memory\nmore lines that must not be printed")

@@ -69,6 +69,8 @@ def test_demo_writes_report_pngs_and_gifs(demo_report, capsys):
     html = (demo_report / "report.html").read_text()
     assert not re.search(r"(src|href)=[\"']?(https?:|//)", html)  # opens without a network
     assert re.findall(r"<h2>sample 0, label (\d), predicted (\d)</h2>", html)
+    # the output layer is listed, with why it has no panel
+    assert "6 (Leaky) (no map: no spatial layout; see the profile)" in html
 
 
 def test_shipped_demo_weights_classify_the_emulated_digits(tmp_path):
@@ -142,7 +144,16 @@ def test_analyze_streams_statistics_to_hdf5(tmp_path, capsys):
         (["explain", "plain_snn:ConvSNN", "--input", "{txt}"], "cannot read"),
         (["explain", "plain_snn:ConvSNN", "--input", "{x}"], "--layers NAME"),
         (["explain", "plain_snn:ConvSNN", "--input", "{bad}"], "found (3, 4)"),
-        (["demo", "--samples", "0"], "--samples must be at least 1"),
+        (["demo", "--samples", "0"], "argument --samples: must be a whole number >= 1, found 0"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{x}", "--time-bins", "0"], "found 0"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{x}", "--device", "cuda:99"], "cuda:99"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{x}", "--device", "toaster"], "toaster"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{short_labels}"], "one label per sample (4)"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{nan_labels}"], "must be whole numbers"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{pickle}"], "cannot read"),
+        (["explain", "plain_snn:ConvSNN", "--input", "{truncated}"], "corrupt"),
+        (["explain", "plain_snn:broken_factory", "--input", "{x}"], "failed to build the model"),
+        (["explain", "--input", "{x}"], "the following arguments are required: model"),
         (
             ["explain", "plain_snn:ConvSNN", "--input", "{small}", "--layers", "lif1"],
             "the model failed on frames of shape (4, 1, 2, 8, 8)",
@@ -158,12 +169,28 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
     paths["bad"] = tmp_path / "bad.npy"
     np.save(tmp_path / "small.npy", np.ones((4, 2, 8, 8), np.float32))  # the net wants 16x16
     paths["small"] = tmp_path / "small.npy"
+    frames = np.zeros((3, 4, 2, 16, 16), np.float32)  # 4 samples
+    np.savez(tmp_path / "short.npz", frames=frames, labels=np.array([1, 2]))
+    np.savez(tmp_path / "nan.npz", frames=frames, labels=np.array([1.0, np.nan, 2.0, 3.0]))
+    paths["short_labels"], paths["nan_labels"] = tmp_path / "short.npz", tmp_path / "nan.npz"
+    torch.save({"frames": Unpicklable()}, tmp_path / "evil.pt")  # needs unpickling to load
+    paths["pickle"] = tmp_path / "evil.pt"
+    (tmp_path / "cut.bin").write_bytes(bytes(5 * 40 + 3))  # not a whole number of events
+    paths["truncated"] = tmp_path / "cut.bin"
     argv = [a.format(**paths) for a in argv]
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1
+    assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1, err
     assert message in err
     assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "pwned").exists()
+
+
+class Unpicklable:
+    """Loading it runs code (it writes a file): a .pt input must never be unpickled."""
+
+    def __reduce__(self):
+        return (Path.touch, (Path("pwned").absolute(),))
 
 
 def test_explain_reads_pt_frames_and_event_npy(tmp_path):
@@ -184,3 +211,73 @@ def test_explain_reads_pt_frames_and_event_npy(tmp_path):
     assert main(argv) == 0
     images = report_images(tmp_path / "b" / "report.html")
     assert len(images) == 1 and len(images[0]["1"]) == 10 and images[0]["1"][0].shape == (34, 34, 3)
+
+
+def test_version_and_help_with_defaults(capsys):
+    from sam_plugins import __version__
+
+    assert main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+    assert main(["explain", "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default: 10)" in shown and "(default: sam-report)" in shown
+
+
+def test_a_model_in_the_current_folder_is_found_and_missing_weights_are_said(tmp_path):
+    (tmp_path / "mymodel.py").write_text(
+        "from plain_snn import ConvSNN\n\ndef make_net():\n    return ConvSNN(size=16)\n"
+    )
+    np.save(tmp_path / "x.npy", (np.random.default_rng(0).random((4, 2, 16, 16)) < 0.3))
+    exe = Path(sys.executable).parent / "sam-plugins"
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run(
+        [exe, "explain", "mymodel:make_net", "--input", "x.npy", "--layers", "lif1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no --weights given" in done.stdout
+    assert (tmp_path / "sam-report" / "report.html").exists()
+
+
+def test_the_demo_suggests_a_command_that_keeps_its_report(demo_report, tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--samples", "1"]) == 0
+    suggested = capsys.readouterr().out.splitlines()[-1].split(": ", 1)[1].split()
+    out = Path(suggested[suggested.index("--out") + 1])
+    assert out.resolve() != (tmp_path / "d").resolve()
+
+
+SCRIPT, ESCAPE = "</script><script>alert(1)</script>", "../../../escaped"
+
+
+def hostile_net() -> torch.nn.Module:
+    """A model whose neuron modules are named to attack the report and the output folder."""
+    from plain_snn import PlainLIF
+
+    net = torch.nn.Sequential()
+    net.add_module("conv1", torch.nn.Conv2d(2, 4, 3, padding=1))
+    net._modules[SCRIPT] = PlainLIF(0.8, 0.5)  # add_module refuses no '<'; '.' needs _modules
+    net.add_module("conv2", torch.nn.Conv2d(4, 4, 3, padding=1))
+    net._modules[ESCAPE] = PlainLIF(0.8, 0.5)
+    return net
+
+
+def test_names_from_the_model_cannot_inject_script_or_escape_the_folder(tmp_path, monkeypatch):
+    from sam_plugins.report import save_explanation
+
+    net = hostile_net()
+    frames = (torch.rand(3, 1, 2, 16, 16) < 0.4).float()
+    result = explain(net, frames, [SCRIPT, ESCAPE])
+    out = tmp_path / "deep" / "out"
+    paths = save_explanation(out, frames, result)
+    html = (out / "report.html").read_text()
+    assert "<script>alert(1)" not in html and "</script><script>" not in html
+    assert html.count("<script>") == 1  # the report's own
+    for path in paths:
+        assert path.resolve().is_relative_to(out.resolve()), path
+    assert {p.name for p in tmp_path.rglob("*") if p.is_file()} == {p.name for p in paths}
+    # the names still reach the reader, escaped
+    assert "&lt;/script&gt;" in html and "escaped" in html

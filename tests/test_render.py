@@ -11,6 +11,7 @@ from sam_plugins.render import (
     frame_image,
     safe_name,
     save_animation,
+    save_image_grid,
     save_layer_grids,
     save_overlay_grid,
     show_sam_on_image,
@@ -109,3 +110,24 @@ def test_mp4_needs_imageio_ffmpeg_and_says_so(tmp_path):
     else:
         video = iio.imread(save_animation(tmp_path / "a.mp4", frames), index=None)
         assert video.shape[0] == 4
+
+
+def test_gif_frames_carry_their_caption(tmp_path):
+    frames = np.zeros((3, 8, 8, 3))
+    path = save_animation(tmp_path / "c.gif", frames, captions=["layer a t=0/2", "t=1", "t=2"])
+    video = iio.imread(path, index=None)
+    assert video.shape == (3, 128 + 14, 128, 3)  # a caption band below the enlarged frame
+    band = video[:, 128:]
+    assert band.max() > 200  # white text on black
+    assert not np.array_equal(band[0], band[1])  # each frame its own caption
+    with pytest.raises(ValueError, match="3 frames but 2 captions"):
+        save_animation(tmp_path / "d.gif", frames, captions=["a", "b"])
+
+
+def test_grids_have_a_colour_bar_unless_asked_not_to(tmp_path):
+    cells = [[np.zeros((8, 8, 3))] * 3]
+    with_bar = Image.open(save_image_grid(tmp_path / "a.png", cells, ["0", "1", "2"]))
+    without = Image.open(save_image_grid(tmp_path / "b.png", cells, ["0", "1", "2"], colorbar=None))
+    assert with_bar.size[0] > without.size[0]
+    pixels = np.asarray(with_bar.convert("RGB"))[:, -without.size[0] // 4 :]
+    assert (pixels[..., 0] > 200).any() and (pixels[..., 2] > 200).any()  # jet's red and blue

@@ -75,7 +75,8 @@ def read_input(
         found = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
         raise LoadError(f"{path}: expected frames [T, C, H, W] or [T, B, C, H, W], found {found}")
     frames = frames.float()
-    return Inputs(frames.unsqueeze(1) if frames.dim() == 4 else frames, labels, draw)
+    frames = frames.unsqueeze(1) if frames.dim() == 4 else frames
+    return Inputs(frames, _checked_labels(path, labels, frames.shape[1]), draw)
 
 
 def _drawer(reader) -> Callable[[Tensor], np.ndarray]:
@@ -86,3 +87,22 @@ def _drawer(reader) -> Callable[[Tensor], np.ndarray]:
         return frame_image(frame) if image is None else image
 
     return draw
+
+
+def _checked_labels(path: Path, labels: Tensor | None, batch: int) -> Tensor | None:
+    """`labels` as int64 [batch] if they are whole numbers >= 0, one per sample."""
+    if labels is None:
+        return None
+    if labels.dim() != 1 or len(labels) != batch:
+        raise LoadError(
+            f"{path}: 'labels' must hold one label per sample ({batch}), found shape "
+            f"{tuple(labels.shape)}"
+        )
+    if labels.is_floating_point():
+        if not bool(torch.isfinite(labels).all()) or bool((labels != labels.round()).any()):
+            raise LoadError(f"{path}: 'labels' must be whole numbers, found {labels.tolist()}")
+    elif labels.dtype == torch.bool or labels.is_complex():
+        raise LoadError(f"{path}: 'labels' must be whole numbers, found dtype {labels.dtype}")
+    if bool((labels < 0).any()):
+        raise LoadError(f"{path}: 'labels' must be >= 0, found {labels.tolist()}")
+    return labels.long()

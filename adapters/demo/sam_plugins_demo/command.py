@@ -10,8 +10,13 @@ from pathlib import Path
 from sam_plugins_tonic import collate_frames, polarity_image
 from sam_plugins_tonic.events import to_frames
 
-from sam_plugins.cli import CLIError, add_model_arguments, explain_frames, write_explanation
-from sam_plugins.io import build_model
+from sam_plugins.cli import (
+    add_model_arguments,
+    explain_frames,
+    load_model,
+    positive_int,
+    write_explanation,
+)
 
 from .emulated import EmulatedDigits
 from .model import BINS, FACTORY
@@ -19,9 +24,7 @@ from .model import BINS, FACTORY
 
 def _demo(args: argparse.Namespace) -> None:
     start = time.perf_counter()
-    if args.samples < 1:
-        raise CLIError(f"--samples must be at least 1, found {args.samples}")
-    model = build_model(args.model, args.weights, args.device)
+    model = load_model(args)
     # A few test recordings, emulated and written in N-MNIST's format, read back through tonic
     # and framed with tonic's ToFrame: the same path as a real event-camera dataset.
     frames_of = to_frames(EmulatedDigits.sensor_size, BINS)
@@ -48,5 +51,7 @@ def add_demo(subparsers) -> None:
     )
     add_model_arguments(parser, FACTORY)
     parser.add_argument("--out", type=Path, default=Path("sam-report"), help="output folder")
-    parser.add_argument("--samples", type=int, default=6, help="test recordings to explain")
+    parser.add_argument(
+        "--samples", type=positive_int, default=6, help="test recordings to explain"
+    )
     parser.set_defaults(func=_demo)
