@@ -3,7 +3,7 @@ trained as an ANN (ReLU) and converted to an SNN by SpikingJelly's ann2snn (IF n
 thresholds from 99.9th-percentile activations); both see a digit as constant input current
 for T steps. How does SAM differ?
 
-    python examples/study_ann2snn.py [--seconds 30] [--steps 16] [--out examples/output/studies]
+    python examples/study_ann2snn.py [--epochs 8] [--steps 16] [--out examples/output/studies]
 
 Prints accuracy, firing rate, when the SAM mass peaks, the pointing game (map maximum on the
 digit's ink) and how alike the two models' maps are; writes ann2snn_maps.png and
@@ -67,7 +67,7 @@ def run_snn(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0, help="training time per model")
+    parser.add_argument("--epochs", type=int, default=8, help="training epochs per model")
     parser.add_argument("--steps", type=int, default=16, help="time steps T")
     parser.add_argument("--out", type=Path, default=Path("examples/output/studies"))
     args = parser.parse_args()
@@ -79,7 +79,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     model = ann()
-    train(model, train_x.unsqueeze(0), train_y, lambda m, x: m(x[0]), args.seconds)
+    train(model, train_x.unsqueeze(0), train_y, lambda m, x: m(x[0]), args.epochs)
     ann_acc = accuracy(model, test_x.unsqueeze(0), test_y, lambda m, x: m(x[0]))
     calibration = torch.utils.data.DataLoader(list(zip(train_x, train_y, strict=True)), 100)
     recipe = ann2snn.RateCodingRecipe(dataloader=calibration, mode="99.9%")
@@ -88,7 +88,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     trained = surrogate_snn()
-    train(trained, repeat(train_x), train_y, run_snn, args.seconds)
+    train(trained, repeat(train_x), train_y, run_snn, args.epochs)
     print(f"ANN test accuracy {ann_acc:.1%}")
     models = {"surrogate-trained": trained, "converted": converted}
     print(f"{'model':>17} {'acc.':>6} {'layer':>5} {'rate':>6} {'peak step':>9} {'pointing':>9}")

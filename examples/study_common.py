@@ -1,9 +1,8 @@
-"""What the three paper studies (study_*.py) share: the event digits as frames, a time-budgeted
-training loop, accuracy, and the two figures (maps side by side, temporal profiles)."""
+"""What the three paper studies (study_*.py) share: the event digits as frames, a seeded
+fixed-epoch training loop, accuracy, and the two figures (maps side by side, temporal profiles)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,18 +44,16 @@ def save_maps(path: Path, frames: Tensor, rows: dict[str, Tensor], title: str) -
     return save_overlay_grid(path, backgrounds, heat, list(rows), title)
 
 
-def train(net: nn.Module, x: Tensor, y: Tensor, forward: Forward, seconds: float) -> int:
-    """Adam on cross-entropy of the outputs summed over time, for `seconds`; returns epochs."""
+def train(net: nn.Module, x: Tensor, y: Tensor, forward: Forward, epochs: int) -> int:
+    """Adam on cross-entropy of the outputs summed over time, for `epochs`; returns epochs."""
     optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
     net.train()
-    start, epochs = time.perf_counter(), 0
-    while epochs == 0 or time.perf_counter() - start < seconds:
+    for _ in range(epochs):
         for idx in torch.randperm(len(y)).split(64):
             loss = nn.functional.cross_entropy(class_scores(forward(net, x[:, idx])), y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        epochs += 1
     net.eval()
     return epochs
 

@@ -1,7 +1,7 @@
 """Study: leak. The same SpikingJelly conv SNN with IF neurons (no leak) and with LIF neurons
 (tau = 2), trained the same way on the emulated event digits; SAM over time side by side.
 
-    python examples/study_leak.py [--seconds 40] [--out examples/output/studies]
+    python examples/study_leak.py [--epochs 10] [--out examples/output/studies]
 
 Prints accuracy, firing rate, when the SAM mass peaks and the pointing game (the map's maximum
 on the digit, per time bin) for both; writes leak_maps.png and leak_profile.png.
@@ -48,7 +48,7 @@ def forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=40.0, help="training time per model")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs per model")
     parser.add_argument("--limit", type=int, default=None, help="recordings per split")
     parser.add_argument("--data", type=Path, default=Path("examples/output/data"))
     parser.add_argument("--out", type=Path, default=Path("examples/output/studies"))
@@ -61,7 +61,7 @@ def main() -> None:
     for name, node in NODES.items():
         torch.manual_seed(0)
         net = make_net(node)
-        epochs = train(net, train_x, train_y, forward, args.seconds)
+        epochs = train(net, train_x, train_y, forward, args.epochs)
         acc = accuracy(net, test_x, test_y, forward)
         result = explain(net, test_x, keep_spikes=True)
         for layer_name in ("1", "3"):

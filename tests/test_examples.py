@@ -1,4 +1,4 @@
-"""The quickstarts run end to end (with a short training budget) and write their figures."""
+"""The examples run end to end (with one training epoch) and write their figures."""
 
 import subprocess
 import sys
@@ -12,7 +12,7 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 @pytest.mark.parametrize("script", ["snntorch_quickstart.py", "spikingjelly_quickstart.py"])
 def test_quickstart_runs(script, tmp_path):
     done = subprocess.run(
-        [sys.executable, EXAMPLES / script, "--seconds", "0.5", "--out", tmp_path],
+        [sys.executable, EXAMPLES / script, "--epochs", "1", "--out", tmp_path],
         capture_output=True,
         text=True,
         timeout=300,
@@ -29,8 +29,8 @@ def test_event_camera_example_runs(tmp_path):
         [
             sys.executable,
             EXAMPLES / "event_camera.py",
-            "--seconds",
-            "0.5",
+            "--epochs",
+            "1",
             "--limit",
             "24",
             "--out",
@@ -51,8 +51,8 @@ def test_event_camera_example_runs(tmp_path):
 @pytest.mark.parametrize(
     ("script", "args", "printed"),
     [
-        ("study_leak.py", ["--seconds", "0.5", "--limit", "32"], "leak_profile.png"),
-        ("study_ann2snn.py", ["--seconds", "0.5", "--steps", "4"], "rank correlation"),
+        ("study_leak.py", ["--epochs", "1", "--limit", "32"], "leak_profile.png"),
+        ("study_ann2snn.py", ["--epochs", "1", "--steps", "4"], "rank correlation"),
         ("study_adversarial.py", ["--samples", "16"], "PGD"),
     ],
 )
