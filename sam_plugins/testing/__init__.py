@@ -1,1 +1,2 @@
-"""What tests of SAM and of adapters use: the paper's literal formula (`reference`)."""
+"""What tests of SAM and of adapters use: the paper's literal formula (`reference`) and the
+adapter conformance suite (`conformance`)."""

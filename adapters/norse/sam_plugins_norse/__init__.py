@@ -102,7 +102,9 @@ class NorseAdapter(Adapter):
         unknown = sorted(kinds - set(NIR_NODES))
         if unknown:
             raise NotImplementedError(f"Norse 1.1.0 cannot import NIR nodes {unknown}")
-        return norse_torch.from_nir(graph)
+        with warnings.catch_warnings():  # nirtorch deprecates the loader Norse 1.1 calls
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return norse_torch.from_nir(graph)
 
 
 def takes_state(model: nn.Module) -> bool:

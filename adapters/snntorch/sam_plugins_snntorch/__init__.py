@@ -9,6 +9,10 @@ SLSTM, DeltaLeaky (one call per step); LeakyParallel, and StateLeaky / LinearLea
 ``output=True`` (one call for the whole [T, B, ...] sequence). Left out: StateLeaky /
 LinearLeaky with ``output=False`` (they return the membrane, no spikes) and AssociativeLeaky (it
 returns a learned projection of its spikes, not the spikes).
+
+NIR: ``import_nir`` uses ``snntorch.import_nir.import_from_nir``. Graphs with nir.IF are refused:
+snnTorch 1.0 imports them as a Leaky with beta 0.9 and init_hidden=False, whose (spk, mem) output
+breaks the next layer.
 """
 
 from __future__ import annotations
@@ -79,3 +83,20 @@ class SnnTorchAdapter(Adapter):
             not getattr(m, "init_hidden", True) for m in neurons
         )
         return model(inputs) if handles_time else super().run(model, inputs)
+
+    def import_nir(self, graph: Any) -> nn.Module:
+        """An snnTorch model of `graph` (``snntorch.import_nir.import_from_nir``); raises
+        NotImplementedError for graphs snnTorch 1.0 imports wrongly (nir.IF)."""
+        import nir
+        from snntorch.import_nir import import_from_nir
+
+        def kinds(g):
+            for node in g.nodes.values():
+                yield from kinds(node) if isinstance(node, nir.NIRGraph) else (type(node),)
+
+        if nir.IF in set(kinds(graph)):
+            raise NotImplementedError(
+                "snnTorch 1.0 imports nir.IF as a Leaky (beta 0.9) that returns (spk, mem) into "
+                "the next layer"
+            )
+        return import_from_nir(graph)
