@@ -30,6 +30,7 @@ clipped at -threshold, which is not the hard-reset IF of other frameworks.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import sinabs.layers as sl
@@ -113,7 +114,9 @@ class SinabsAdapter(Adapter):
             raise NotImplementedError(f"sinabs 3.1.3 cannot import NIR nodes {unknown}")
         if num_timesteps is not None:
             batch_size = None
-        return sinabs.from_nir(graph, batch_size=batch_size, num_timesteps=num_timesteps)
+        with warnings.catch_warnings():  # nirtorch deprecates the loader sinabs 3.1 calls
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return sinabs.from_nir(graph, batch_size=batch_size, num_timesteps=num_timesteps)
 
 
 def _time_first(output: Any, batch: int, steps: int, folded: bool) -> Any:
