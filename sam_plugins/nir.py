@@ -19,9 +19,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .adapter import Adapter, installed_adapters
 from .engine import DEFAULT_GAMMA
 from .layers import LayerSpec
+from .plugins import Adapter, installed_adapters
 from .result import SAMResult
 
 NIR_SUFFIX = ".nir"
@@ -110,7 +110,7 @@ def explain_nir(
     """SAM of a NIR graph (object or file) on `inputs` [T, B, ...]: the graph is imported by
     `load_nir` and run by that framework's default runner. Returns (result, name of the
     framework that imported and ran it). Options are those of `explain`."""
-    from .explainer import explain
+    from .methods import explain
 
     model, name = load_nir(graph, framework)
     return explain(model, inputs, layers, gamma, **options), name

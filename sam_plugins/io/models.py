@@ -1,4 +1,5 @@
-"""Models named on the command line: ``package.module:factory`` plus a weights file."""
+"""Models named on the command line: ``package.module:factory`` plus a weights file, or a NIR
+file (``model.nir``) imported through an installed framework adapter."""
 
 from __future__ import annotations
 
@@ -41,7 +42,10 @@ def load_factory(spec: str) -> Callable[..., Any]:
 
 def build_model(spec: str, weights: str | Path | None, device: str = "cpu") -> nn.Module:
     """``factory()`` from `spec`, with the state dict in `weights` loaded strictly, in eval
-    mode on `device`. Weights are read with ``weights_only=True``: nothing is unpickled."""
+    mode on `device`. Weights are read with ``weights_only=True``: nothing is unpickled.
+    A `spec` ending in ``.nir`` is a NIR file, imported by `sam_plugins.nir.load_nir`."""
+    if spec.endswith(".nir"):
+        return _nir_model(spec, weights).to(device).eval()
     model = load_factory(spec)()
     if not isinstance(model, nn.Module):
         raise LoadError(f"{spec} returned {type(model).__name__}, expected a torch.nn.Module")
@@ -61,6 +65,18 @@ def build_model(spec: str, weights: str | Path | None, device: str = "cpu") -> n
             raise LoadError(f"weights {path} do not fit {spec}: {'; '.join(problems[:2])}{more}")
         model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def _nir_model(spec: str, weights: str | Path | None) -> nn.Module:
+    from ..nir import load_nir
+
+    path = existing_file(spec, "NIR file")
+    if weights is not None:
+        raise LoadError(f"{path} is a NIR file, which holds its own weights: drop --weights")
+    try:
+        return load_nir(path)[0]
+    except (LookupError, ValueError, ImportError) as exc:
+        raise LoadError(f"cannot import {path}: {first_line(exc)}") from None
 
 
 def first_line(exc: Exception) -> str:

@@ -51,8 +51,11 @@ import torch
 from torch import Tensor, nn
 
 from sam_plugins import SpikeActivationMap, explain
-from sam_plugins.adapter import ENTRY_POINT_GROUP, Adapter, installed_adapters
-from sam_plugins.reference import literal_neuronal_contribution, literal_spike_activation_map
+from sam_plugins.plugins import ENTRY_POINT_GROUP, Adapter, installed_adapters
+from sam_plugins.testing.reference import (
+    literal_neuronal_contribution,
+    literal_spike_activation_map,
+)
 
 GAMMA = 0.5
 

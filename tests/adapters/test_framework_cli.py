@@ -1,0 +1,100 @@
+"""`sam-plugins explain` on a Norse model, a sinabs model and a NIR file: exit 0 and a report
+that shows exactly the maps `explain` computes in Python; one-line errors for NIR files."""
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from spikingjelly.activation_based import nir_exchange
+
+from sam_plugins import explain
+from sam_plugins.cli import main
+from sam_plugins.nir import explain_nir
+from sam_plugins.render import frame_image, show_sam_on_image, to_uint8
+
+T, B, SIZE = 6, 2, 8
+
+pytestmark = pytest.mark.filterwarnings("ignore:nirtorch.*deprecated:DeprecationWarning")
+
+
+@pytest.fixture
+def models(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    import framework_models
+
+    return framework_models
+
+
+@pytest.fixture
+def frames(tmp_path):
+    torch.manual_seed(1)
+    x = torch.rand(T, B, 2, SIZE, SIZE) * 8
+    np.save(tmp_path / "x.npy", x.numpy())
+    return x
+
+
+def report_images(path):
+    """The images the HTML report shows, per sample, key (input or layer) and step."""
+    data = json.loads(re.search(r"const FRAMES = (.*);\n", path.read_text()).group(1))
+
+    def decode(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+    return [{key: [decode(u) for u in uris] for key, uris in sample.items()} for sample in data]
+
+
+def assert_report_shows(out, frames, result, layer):
+    assert result[layer].maps.sum() > 0, "a silent layer proves nothing"
+    heat = result.heatmap(layer, size=(SIZE, SIZE))
+    images = report_images(out / "report.html")
+    for n in range(B):
+        for t in range(T):
+            background = frame_image(frames[t, n])
+            overlay = to_uint8(show_sam_on_image(background, heat[t, n]))
+            np.testing.assert_array_equal(images[n][layer][t], overlay)
+
+
+@pytest.mark.parametrize(("factory", "layer"), [("norse_net", "1"), ("sinabs_net", "1")])
+def test_explain_command_on_a_framework_model(tmp_path, frames, models, factory, layer, capsys):
+    out = tmp_path / "report"
+    argv = ["explain", f"framework_models:{factory}", "--input", str(tmp_path / "x.npy")]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    expected = explain(getattr(models, factory)().eval(), frames)
+    assert_report_shows(out, frames, expected, layer)
+
+
+def test_explain_command_on_a_nir_file(tmp_path, frames, models, capsys):
+    path = tmp_path / "net.nir"
+    nir.write(path, nir_exchange.export_to_nir(models.spikingjelly_net(), frames))
+    out = tmp_path / "report"
+    assert main(["explain", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    expected, used = explain_nir(path, frames)
+    assert used == "norse"
+    assert_report_shows(out, frames, expected, "_3")
+
+
+def test_nir_files_that_cannot_be_used_give_one_line_errors(tmp_path, frames, capsys):
+    graph = nir.NIRGraph.from_list(nir.Threshold(threshold=np.ones(3, np.float32)))
+    nir.write(tmp_path / "threshold.nir", graph)
+    (tmp_path / "junk.nir").write_text("not hdf5")
+    x = str(tmp_path / "x.npy")
+    cases = [
+        (["threshold.nir"], "no installed framework could import this NIR graph"),
+        (["junk.nir"], "is not a readable NIR file"),
+        (["missing.nir"], "NIR file not found"),
+        (["threshold.nir", "--weights", x], "holds its own weights"),
+    ]
+    for args, message in cases:
+        path, *rest = args
+        assert main(["explain", str(tmp_path / path), "--input", x, *rest]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
