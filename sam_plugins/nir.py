@@ -24,8 +24,6 @@ from .layers import LayerSpec
 from .plugins import Adapter, installed_adapters
 from .result import SAMResult
 
-NIR_SUFFIX = ".nir"
-
 __all__ = ["NIRImportError", "explain_nir", "load_nir", "read_nir"]
 
 
@@ -80,9 +78,8 @@ def load_nir(
         candidates = chosen
     reasons = []
     for adapter in candidates:
-        importer = getattr(adapter, "import_nir", None)
         try:
-            model = importer(graph) if importer is not None else None
+            model = adapter.import_nir(graph)
         except Exception as exc:  # this framework cannot import this graph: try the next
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             reasons.append(f"{adapter.name}: {type(exc).__name__}: {first}")

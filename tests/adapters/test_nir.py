@@ -177,6 +177,19 @@ def test_exports_that_fail_with_nir_1_0_8(tmp_path, frames):
         nir.write(tmp_path / "unused.nir", sinabs.to_nir(sinabs_conv_net(), folded))
 
 
+def test_spikingjelly_refuses_the_if_graphs_norse_and_sinabs_export(tmp_path):
+    graph = sinabs.to_nir(
+        nn.Sequential(nn.Linear(4, 3), sl.IAFSqueeze(batch_size=1)), torch.rand(T, 4)
+    )
+    nir.write(tmp_path / "iaf.nir", graph)  # Linear + IAF graphs of sinabs do write
+    with pytest.raises(
+        NIRImportError, match=r"spikingjelly: ValueError: nir.IF.r must equal 1 / dt"
+    ):
+        load_nir(tmp_path / "iaf.nir", framework="spikingjelly")
+    _, used = load_nir(tmp_path / "iaf.nir")
+    assert used == "norse"
+
+
 def test_a_graph_no_framework_imports_names_every_reason():
     graph = nir.NIRGraph.from_list(nir.Threshold(threshold=np.ones(3, np.float32)))
     with pytest.raises(NIRImportError) as error:

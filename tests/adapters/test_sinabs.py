@@ -242,3 +242,16 @@ class TestSinabsConformance(AdapterConformance):
             # no users' loop given: the adapter's own runner and to_spikes throughout
             Case("runner", batch_first_net, torch.rand(T, B, 5) * 6, {"1": "multi", "3": "multi"}),
         ]
+
+
+def test_a_network_converted_by_from_model():
+    ann = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 3), nn.ReLU()
+    )
+    with torch.no_grad():
+        ann[3].weight *= 4  # so that the output layer spikes within T steps
+    network = sinabs.from_model(ann, input_shape=(1, 8, 8), batch_size=B)
+    x = torch.rand(T, B, 1, 8, 8) * 3
+    result, spikes = check(network.spiking_model, x, folded)
+    assert list(result) == ["1", "4"] and result["1"].maps.shape == (T, B, 8, 8)
+    assert list(explain(network, x)) == ["spiking_model.1", "spiking_model.4"]

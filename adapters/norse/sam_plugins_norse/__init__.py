@@ -64,9 +64,6 @@ class NorseAdapter(Adapter):
     def owns(self, module: nn.Module) -> bool:
         return isinstance(module, SINGLE_STEP + MULTI_STEP) and not isinstance(module, NOT_SPIKING)
 
-    def neuron_modules(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
-        return [(n, m) for n, m in model.named_modules() if n and self.owns(m)]
-
     def step_mode(self, module: nn.Module) -> str:
         return "multi" if isinstance(module, MULTI_STEP) else "single"
 

@@ -56,9 +56,6 @@ class SinabsAdapter(Adapter):
     def owns(self, module: nn.Module) -> bool:
         return isinstance(module, SPIKING) and not isinstance(module, NOT_SPIKING)
 
-    def neuron_modules(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
-        return [(n, m) for n, m in model.named_modules() if n and self.owns(m)]
-
     def step_mode(self, module: nn.Module) -> str:
         return "multi"
 
