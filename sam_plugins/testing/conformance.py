@@ -35,8 +35,9 @@ point is registered)::
         def cases(self):
             return [Case("conv", conv_net, torch.rand(6, 2, 1, 8, 8) * 3, {"1": "single"}, loop)]
 
-Then ``pytest tests/test_conformance.py``. Models should be small and their inputs strong enough
-that every expected layer spikes (a silent layer proves nothing, and the suite says so).
+Then ``pytest tests/test_conformance.py`` (this module needs pytest). Models should be small
+and their inputs strong enough that every expected layer spikes (a silent layer proves nothing,
+and the suite says so).
 """
 
 from __future__ import annotations
