@@ -50,7 +50,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | No
         nargs=None if model_default is None else "?",
         default=model_default,
         help="the model as package.module:factory, a callable with no arguments that returns "
-        "the torch.nn.Module" + (f" (default {model_default})" if model_default else ""),
+        "the torch.nn.Module, or a NIR graph file (.nir), imported by an installed framework"
+        + (f" (default {model_default})" if model_default else ""),
     )
     parser.add_argument("--weights", type=Path, help="state dict to load (torch.save file)")
     parser.add_argument("--layers", nargs="+", help="neuron layers by name (default: all found)")
@@ -96,7 +97,7 @@ def load_model(args: argparse.Namespace) -> nn.Module:
         raise
     except Exception as exc:  # the user's factory raised
         raise CLIError(f"{args.model} failed to build the model: {first_line(exc)}") from None
-    if args.weights is None:
+    if args.weights is None and not str(args.model).endswith(".nir"):  # a graph holds weights
         print(
             f"note: no --weights given; {args.model} runs with the weights its factory gives "
             "it (random ones, unless the factory loads trained weights)"
