@@ -3,7 +3,9 @@ per-layer buffers a recording fills (`buffers`). Pure torch; imports no SNN fram
 
 from .streaming import (
     DEFAULT_GAMMA,
+    WINDOWS,
     StreamingSAM,
+    check_window,
     has_spatial_layout,
     neuronal_contribution,
     score_dtype,
@@ -12,7 +14,9 @@ from .streaming import (
 
 __all__ = [
     "DEFAULT_GAMMA",
+    "WINDOWS",
     "StreamingSAM",
+    "check_window",
     "has_spatial_layout",
     "neuronal_contribution",
     "score_dtype",

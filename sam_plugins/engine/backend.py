@@ -25,10 +25,17 @@ class TorchBackend:
     name = "torch"
 
     def sam_steps(
-        self, state: Tensor, spikes: Tensor, maps: Tensor, scores: Tensor | None, decay: float
+        self,
+        state: Tensor,
+        spikes: Tensor,
+        maps: Tensor,
+        scores: Tensor | None,
+        decay: float,
+        inclusive: bool = False,
     ) -> bool:
-        """Advance the SAM state over `spikes` writing `maps` (and `scores`) if this backend
-        takes these tensors; return whether it did."""
+        """Advance the SAM state over `spikes` writing `maps` (and `scores`), with the window
+        t' <= t if `inclusive` else t' < t, if this backend takes these tensors; return
+        whether it did."""
         return False
 
     def census(self, spikes: Tensor, graded: bool) -> tuple[int, int] | None:
@@ -47,11 +54,11 @@ class NumbaBackend(TorchBackend):
 
         self._kernels = _numba
 
-    def sam_steps(self, state, spikes, maps, scores, decay) -> bool:
+    def sam_steps(self, state, spikes, maps, scores, decay, inclusive=False) -> bool:
         tensors = (state, spikes, maps) if scores is None else (state, spikes, maps, scores)
         if not all(t.is_cpu and t.is_contiguous() for t in tensors):
             return False
-        self._kernels.sam_steps(state, spikes, maps, scores, decay)
+        self._kernels.sam_steps(state, spikes, maps, scores, decay, inclusive)
         return True
 
     def census(self, spikes, graded) -> tuple[int, int] | None:

@@ -6,7 +6,9 @@ For spikes S[t, b, k, ...] (any non-zero value counts as a spike and keeps its v
     M[t, b, ...] = sum_k N[t, b, k, ...] * S[t, b, k, ...]
 
 N is computed online, N[t] = exp(-gamma) * (N[t-1] + [S[t-1] != 0]): O(T) time and one
-layer of state, whatever T is. The literal O(T^2) double sum lives in
+layer of state, whatever T is. ``window="inclusive"`` also counts the spike at t itself, as the
+paper authors' code does (window t' <= t): N_incl[t] = N[t] + [S[t] != 0], so step 0 has a map
+too (see docs/paper.md). The literal O(T^2) double sum lives in
 `sam_plugins.testing.reference` for checking. The compiled CPU kernel, when available, is
 chosen once in `sam_plugins.engine.backend`.
 """
@@ -29,9 +31,14 @@ at a time (fewer kernel calls), larger layers step by step (less memory traffic)
 DEFAULT_GAMMA = 0.5
 """Default decay of the temporal spike contribution exp(-gamma * |t - t'|).
 
-0.5 is the default of the paper authors' reference code (Kim & Panda 2021); a spike then counts
-e^-0.5 ~ 0.61 one step later and has faded below 0.01 after ten steps.
+0.5 is the default of the paper authors' reference code (Kim & Panda 2021: main.py,
+``parser.add_argument('--gamma', default=0.5, ...)``); a spike then counts e^-0.5 ~ 0.61 one
+step later and has faded below 0.01 after ten steps.
 """
+
+WINDOWS = ("previous", "inclusive")
+"""Which spikes N[t] counts: "previous", t' < t (the paper's formula as written, N[0] = 0), or
+"inclusive", t' <= t (the authors' code: the spike at t adds exp(0) = 1)."""
 
 
 def _check_gamma(gamma: float) -> float:
@@ -39,6 +46,13 @@ def _check_gamma(gamma: float) -> float:
     if not math.isfinite(gamma) or gamma < 0:
         raise ValueError(f"gamma must be a finite number >= 0, found {gamma!r}")
     return gamma
+
+
+def check_window(window: str) -> str:
+    """`window` if it is one of `WINDOWS`."""
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {list(WINDOWS)}, found {window!r}")
+    return window
 
 
 def has_spatial_layout(spikes: Tensor) -> bool:
@@ -62,10 +76,17 @@ class StreamingSAM:
     history.
     Pass ``binary=True`` only for spikes known to be 0/1: they then serve as their own spike
     indicator, which saves a comparison per step.
+
+    Args:
+        gamma: decay of the temporal contribution exp(-gamma * |t - t'|).
+        window: "previous" (N[t] sums spikes at t' < t) or "inclusive" (t' <= t, as the
+            authors' code): see `WINDOWS`.
     """
 
-    def __init__(self, gamma: float = DEFAULT_GAMMA) -> None:
+    def __init__(self, gamma: float = DEFAULT_GAMMA, window: str = "previous") -> None:
         self.gamma = _check_gamma(gamma)
+        self.window = check_window(window)
+        self.inclusive = window == "inclusive"
         self.decay = math.exp(-self.gamma)
         # P[t] = N[t] / decay for the step about to come, so that the update
         # P[t+1] = decay * P[t] + [S[t] != 0] is a single fused kernel.
@@ -124,6 +145,8 @@ class StreamingSAM:
         out = torch.empty_like(s)
         for start, p in self._blocks(s, binary):
             torch.mul(p, self.decay, out=out[start : start + len(p)])
+        if self.inclusive:  # N_incl[t] = N[t] + [S[t] != 0]
+            out.add_(s if binary else (s != 0).to(s.dtype))
         return out
 
     def update(
@@ -151,7 +174,7 @@ class StreamingSAM:
         s = self._start(spikes)
         out = _buffer("out", out, s.shape[:2] + s.shape[3:], s)
         scores = _buffer("scores", scores, s.shape[1:], s, make=False)
-        if backend.current().sam_steps(self.state, s, out, scores, self.decay):
+        if backend.current().sam_steps(self.state, s, out, scores, self.decay, self.inclusive):
             return out
         for start, p in self._blocks(s, binary):  # N * S = decay * P * S
             block, into = s[start : start + len(p)], out[start : start + len(p)]
@@ -161,7 +184,12 @@ class StreamingSAM:
                 product = p * block
                 torch.sum(product, dim=2, out=into)
                 scores.add_(product.sum(dim=0), alpha=self.decay)
-        return out.mul_(self.decay)
+        out.mul_(self.decay)
+        if self.inclusive:  # N_incl * S = N * S + [S != 0] * S = N * S + S
+            out.add_(s.sum(dim=2))
+            if scores is not None:
+                scores.add_(s.sum(dim=0))
+        return out
 
 
 def _buffer(
@@ -191,26 +219,32 @@ def _fit(buffer: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
     return like.new_empty(shape)
 
 
-def neuronal_contribution(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor:
+def neuronal_contribution(
+    spikes: Tensor, gamma: float = DEFAULT_GAMMA, window: str = "previous"
+) -> Tensor:
     """Neuronal contribution score N of Kim & Panda (2021).
 
     Args:
         spikes: [T, B, ...] spike trains; any non-zero value is a spike.
         gamma: decay of the temporal contribution exp(-gamma * |t - t'|).
+        window: "previous" (t' < t) or "inclusive" (t' <= t, the authors' code).
 
     Returns:
         N, [T, B, ...] (float32, or float64 for float64 input): for each neuron and step t the sum
-        of exp(-gamma * (t - t')) over its earlier spike times t' < t. N[0] = 0.
+        of exp(-gamma * (t - t')) over its spike times t' < t (N[0] = 0), or t' <= t.
     """
-    return StreamingSAM(gamma).contributions(spikes)
+    return StreamingSAM(gamma, window).contributions(spikes)
 
 
-def spike_activation_map(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor:
+def spike_activation_map(
+    spikes: Tensor, gamma: float = DEFAULT_GAMMA, window: str = "previous"
+) -> Tensor:
     """Raw Spike Activation Maps M[t, b, i, j] = sum_k N[t, b, k, i, j] * S[t, b, k, i, j].
 
     Args:
         spikes: [T, B, C, H, W] (or [T, B, C, *spatial]) spike trains.
         gamma: decay of the temporal contribution.
+        window: "previous" (t' < t) or "inclusive" (t' <= t, the authors' code).
 
     Returns:
         [T, B, H, W] (or [T, B, *spatial]) raw maps, not normalised.
@@ -221,4 +255,4 @@ def spike_activation_map(spikes: Tensor, gamma: float = DEFAULT_GAMMA) -> Tensor
             f"spatial axis), found shape {tuple(spikes.shape)}; use neuronal_contribution for "
             "layers without spatial layout"
         )
-    return StreamingSAM(gamma).update(spikes)
+    return StreamingSAM(gamma, window).update(spikes)

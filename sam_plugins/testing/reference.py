@@ -11,19 +11,23 @@ import math
 import torch
 from torch import Tensor
 
+from ..engine.streaming import check_window
 
-def literal_neuronal_contribution(spikes: Tensor, gamma: float) -> Tensor:
-    """N[t] = sum_{t' < t, S[t'] != 0} exp(-gamma * |t - t'|), for spikes [T, B, ...]."""
+
+def literal_neuronal_contribution(spikes: Tensor, gamma: float, window: str = "previous") -> Tensor:
+    """N[t] = sum_{t' < t, S[t'] != 0} exp(-gamma * |t - t'|), for spikes [T, B, ...]; with
+    ``window="inclusive"`` the sum runs over t' <= t (the spike at t adds exp(0) = 1)."""
+    last = 1 if check_window(window) == "inclusive" else 0
     dtype = torch.float64 if spikes.dtype == torch.float64 else torch.float32
     fired = (spikes != 0).to(dtype)
     n = torch.zeros(spikes.shape, dtype=dtype, device=spikes.device)
     for t in range(spikes.shape[0]):
-        for t_prev in range(t):
+        for t_prev in range(t + last):
             n[t] += math.exp(-gamma * abs(t - t_prev)) * fired[t_prev]
     return n
 
 
-def literal_spike_activation_map(spikes: Tensor, gamma: float) -> Tensor:
+def literal_spike_activation_map(spikes: Tensor, gamma: float, window: str = "previous") -> Tensor:
     """M[t, b, ...] = sum_k N[t, b, k, ...] * S[t, b, k, ...], for spikes [T, B, C, ...]."""
-    n = literal_neuronal_contribution(spikes, gamma)
+    n = literal_neuronal_contribution(spikes, gamma, window)
     return (n * spikes.to(n.dtype)).sum(dim=2)
