@@ -35,6 +35,8 @@ class SpikeActivationMap(MapMethod):
         model: any torch.nn.Module; its code and parameters are not changed.
         layers: which modules to record (see `MapMethod`); None: the adapters' neurons.
         gamma: decay of the temporal contribution exp(-gamma |t - t'|); default 0.5.
+        window: "previous" (N sums spikes at t' < t, the paper's formula) or "inclusive"
+            (t' <= t, as the authors' code; step 0 then has a map): see docs/paper.md.
         step_mode: for modules no adapter knows: 'single' or 'multi' (see `MapMethod`).
         graded: accept graded spikes from modules no adapter marks as graded.
         keep_spikes: also keep the raw spikes [T, B, ...] of each layer (memory grows with T).
@@ -49,17 +51,19 @@ class SpikeActivationMap(MapMethod):
         layers: LayerSpec | Sequence[LayerSpec] | None = None,
         gamma: float = DEFAULT_GAMMA,
         *,
+        window: str = "previous",
         step_mode: StepMode = "single",
         graded: bool = False,
         keep_spikes: bool = False,
         run: Runner | None = None,
     ) -> None:
-        self.gamma = StreamingSAM(gamma).gamma  # validates gamma before anything is attached
+        checked = StreamingSAM(gamma, window)  # validates both before anything is attached
+        self.gamma, self.window = checked.gamma, checked.window
         super().__init__(model, layers, step_mode=step_mode, graded=graded, run=run)
         self.keep_spikes = keep_spikes
         self.recorder = SpikeRecorder(self.targets)
         self.recorder.consumers.append(self._consume)
-        self._streams = {t.name: StreamingSAM(self.gamma) for t in self.targets}
+        self._streams = {t.name: StreamingSAM(self.gamma, window) for t in self.targets}
         self._buffers = {t.name: LayerBuffer(keep_spikes) for t in self.targets}
 
     # --- attaching -----------------------------------------------------------------------
@@ -117,7 +121,7 @@ class SpikeActivationMap(MapMethod):
                 spikes=spikes,
                 kind=type(target.module).__name__,
             )
-        return SAMResult(layers, self.gamma, method=self.method)
+        return SAMResult(layers, self.gamma, method=self.method, window=self.window)
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
         was_attached = self.recorder.attached
@@ -141,6 +145,7 @@ def explain(
     layers: LayerSpec | Sequence[LayerSpec] | None = None,
     gamma: float = DEFAULT_GAMMA,
     *,
+    window: str = "previous",
     run: Runner | None = None,
     step_mode: StepMode = "single",
     graded: bool = False,
@@ -151,6 +156,13 @@ def explain(
     (its `outputs` holds what the model returned). The arguments are those of
     `SpikeActivationMap`."""
     sam = SpikeActivationMap(
-        model, layers, gamma, step_mode=step_mode, graded=graded, keep_spikes=keep_spikes, run=run
+        model,
+        layers,
+        gamma,
+        window=window,
+        step_mode=step_mode,
+        graded=graded,
+        keep_spikes=keep_spikes,
+        run=run,
     )
     return sam.attribute(inputs)
