@@ -43,30 +43,83 @@ class LayerSAM:
         return self.profile.shape[0]
 
 
-def normalize_maps(maps: Tensor, size: tuple[int, int] | None = None) -> Tensor:
-    """Display heat maps: bilinear upsampling to `size`, then min-max to [0, 1] per sample and step.
+STYLES = ("minmax", "authors")
+AUTHORS_SIZE = (128, 128)
+"""The authors' display size (``visual_imagesize = 128`` in their main.py)."""
+
+
+def normalize_maps(
+    maps: Tensor, size: tuple[int, int] | None = None, style: str = "minmax"
+) -> Tensor:
+    """Display heat maps from raw maps [T, B, H, W], per sample and step.
+
+    Styles:
+        "minmax": bilinear upsampling to `size` (torch, half-pixel centres, edges clamped),
+            then min-max to [0, 1]; a constant map (an all-zero one included) becomes zero.
+        "authors": the paper authors' code (main.py, ``getForwardCAM``): at the layer's own
+            resolution ``cam = cam - np.min(cam); cam / (np.max(cam) + 1e-3)``, then
+            ``skimage.transform.resize`` to `size` (default 128 x 128, their
+            ``visual_imagesize``), reproduced here in torch: bilinear with scikit-image's
+            "reflect" edges when upsampling (their maps are 4-16 px), torch's antialiased
+            bilinear when downsampling. Their code sums the batch axis too, with batch size 1;
+            here each sample is normalised on its own, which is the same for one sample.
 
     Args:
         maps: raw maps [T, B, H, W].
-        size: (height, width) to upsample to, e.g. the input's; None keeps the layer's own.
+        size: (height, width) to resize to, e.g. the input's; None keeps the layer's own
+            ("minmax") or uses 128 x 128 ("authors").
+        style: "minmax" or "authors".
 
     Returns:
-        [T, B, height, width] in [0, 1]; a constant map (an all-zero one included) becomes zero.
+        [T, B, height, width] float32, in [0, 1] ("minmax") or [0, 1) ("authors").
     """
     if maps.dim() != 4:
         raise ValueError(
             f"heat maps need raw maps shaped [T, B, H, W], found shape {tuple(maps.shape)}"
         )
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {list(STYLES)}, found {style!r}")
+    if size is not None and (len(size) != 2 or min(size) < 1):
+        raise ValueError(f"size must be (height, width) of positive ints, found {size!r}")
     steps, batch, height, width = maps.shape
     flat = maps.reshape(steps * batch, 1, height, width).float()
+    if style == "authors":
+        shifted = flat - flat.amin(dim=(2, 3), keepdim=True)
+        cam = shifted / (shifted.amax(dim=(2, 3), keepdim=True) + 1e-3)
+        out = _skimage_resize(cam[:, 0], tuple(size or AUTHORS_SIZE))
+        return out.reshape(steps, batch, *out.shape[1:])
     if size is not None and tuple(size) != (height, width):
-        if len(size) != 2 or min(size) < 1:
-            raise ValueError(f"size must be (height, width) of positive ints, found {size!r}")
         flat = F.interpolate(flat, size=tuple(size), mode="bilinear", align_corners=False)
     low = flat.amin(dim=(2, 3), keepdim=True)
     span = flat.amax(dim=(2, 3), keepdim=True) - low
     out = torch.where(span > 0, (flat - low) / span.clamp_min(torch.finfo(flat.dtype).tiny), 0.0)
     return out.reshape(steps, batch, *out.shape[2:])
+
+
+def _skimage_resize(images: Tensor, size: tuple[int, int]) -> Tensor:
+    """`skimage.transform.resize(image, size)` (order 1, mode "reflect") of images [N, H, W]:
+    exact when neither axis shrinks; a shrinking image (where scikit-image first smooths with
+    a Gaussian) goes through torch's antialiased bilinear instead."""
+    if size[0] < images.shape[1] or size[1] < images.shape[2]:
+        return F.interpolate(images[:, None], size, mode="bilinear", antialias=True)[:, 0]
+    rows = _reflect_bilinear(images.shape[1], size[0]).to(images)
+    cols = _reflect_bilinear(images.shape[2], size[1]).to(images)
+    return rows @ images @ cols.T
+
+
+def _reflect_bilinear(n_in: int, n_out: int) -> Tensor:
+    """Weights [n_out, n_in] of linear interpolation at the output pixels' centres, samples
+    outside the input mirrored about its edge pixels (scikit-image's "reflect")."""
+    x = (torch.arange(n_out, dtype=torch.float64) + 0.5) * n_in / n_out - 0.5
+    x = x.abs()
+    x = torch.where(x > n_in - 1, 2 * (n_in - 1) - x, x).clamp(0, n_in - 1)
+    low = x.floor().long().clamp(max=max(n_in - 2, 0))
+    frac = x - low
+    weights = torch.zeros(n_out, n_in, dtype=torch.float64)
+    rows = torch.arange(n_out)
+    weights[rows, low] += 1 - frac
+    weights[rows, (low + 1).clamp(max=n_in - 1)] += frac
+    return weights
 
 
 class SAMResult(Mapping[str, LayerSAM]):
@@ -77,6 +130,8 @@ class SAMResult(Mapping[str, LayerSAM]):
         gamma: SAM's decay, None for other methods.
         outputs: what the model returned, when the method ran it (`attribute`, `explain`).
         method: the method's name: "SAM", "SNN Grad-CAM", "spike count", "random".
+        window: SAM's window: "previous" (N sums spikes at t' < t, the paper's formula) or
+            "inclusive" (t' <= t, the authors' code); None for other methods.
     """
 
     def __init__(
@@ -85,11 +140,13 @@ class SAMResult(Mapping[str, LayerSAM]):
         gamma: float | None,
         outputs: Any = None,
         method: str = "SAM",
+        window: str | None = None,
     ) -> None:
         self._layers = layers
         self.gamma = gamma
         self.outputs = outputs
         self.method = method
+        self.window = window
 
     def __getitem__(self, name: str) -> LayerSAM:
         try:
@@ -125,9 +182,12 @@ class SAMResult(Mapping[str, LayerSAM]):
             )
         return maps
 
-    def heatmap(self, layer: str, size: tuple[int, int] | None = None) -> Tensor:
-        """Display heat maps of `layer`, [T, B, H, W] in [0, 1] (see `normalize_maps`)."""
-        return normalize_maps(self.maps(layer), size)
+    def heatmap(
+        self, layer: str, size: tuple[int, int] | None = None, style: str = "minmax"
+    ) -> Tensor:
+        """Display heat maps of `layer`, [T, B, H, W] in [0, 1] (see `normalize_maps`;
+        ``style="authors"`` draws them as the paper authors' code does)."""
+        return normalize_maps(self.maps(layer), size, style)
 
     def __repr__(self) -> str:
         shapes = {
@@ -135,4 +195,5 @@ class SAMResult(Mapping[str, LayerSAM]):
             for name, sam in self._layers.items()
         }
         gamma = "" if self.gamma is None else f", gamma={self.gamma}"
+        gamma += "" if self.window is None else f", window={self.window!r}"
         return f"SAMResult({self.method}{gamma}, steps={self.steps}, layers={shapes})"
