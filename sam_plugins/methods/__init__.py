@@ -2,12 +2,14 @@
 ``Method(model, layers=None, ...).attribute(inputs, target=None) -> SAMResult``."""
 
 from .base import MapMethod, SpikeMapMethod
+from .captum import CaptumMethod
 from .grad_cam import SNNGradCAM
 from .random import RandomMap
 from .sam import SpikeActivationMap, explain
 from .spike_count import SpikeCount
 
 __all__ = [
+    "CaptumMethod",
     "MapMethod",
     "RandomMap",
     "SNNGradCAM",
