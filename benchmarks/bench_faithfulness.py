@@ -1,4 +1,5 @@
-"""Faithfulness benchmark (not a test): SAM against SNN Grad-CAM, spike-count and random maps.
+"""Faithfulness benchmark (not a test): SAM against SNN Grad-CAM, spike-count, random maps and
+Captum's Saliency, IntegratedGradients, Occlusion (input maps) and LayerGradCam (per step).
 
     python benchmarks/bench_faithfulness.py [--samples 100] [--data benchmarks/output/data]
 
@@ -18,6 +19,7 @@ The shipped demo model (snnTorch, sam_plugins_tonic.demo) on the first N emulate
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -27,20 +29,73 @@ import torch
 from sam_plugins_demo import EmulatedDigits
 from sam_plugins_tonic import collate_frames
 
-from sam_plugins import RandomMap, SNNGradCAM, SpikeCount, class_scores, explain
+from sam_plugins import CaptumMethod, RandomMap, SNNGradCAM, SpikeCount, class_scores, explain
 from sam_plugins.metrics import (
     deletion_insertion,
     pointing_game,
     randomization_check,
     time_saliency,
 )
+from sam_plugins.plugins import GenericAdapter, adapter_for_model, installed_adapters
 
 METHODS = {
-    "SAM": lambda m, x: explain(m, x),
-    "Grad-CAM": lambda m, x: SNNGradCAM(m).attribute(x),
-    "spike count": lambda m, x: SpikeCount(m).attribute(x),
-    "random": lambda m, x: RandomMap(m).attribute(x),
+    "SAM": lambda m, x, layer: explain(m, x),
+    "Grad-CAM": lambda m, x, layer: SNNGradCAM(m).attribute(x),
+    "spike count": lambda m, x, layer: SpikeCount(m).attribute(x),
+    "random": lambda m, x, layer: RandomMap(m).attribute(x),
+    "LayerGradCam": lambda m, x, layer: CaptumMethod(
+        m, [layer], algorithm="LayerGradCam"
+    ).attribute(x),
 }
+OCCLUSION = {"size": 4, "stride": 3}
+INPUT_METHODS = {
+    "Saliency": {},
+    "IntegratedGradients": {"n_steps": 8, "internal_batch_size": 400},
+    "Occlusion": {"perturbations_per_eval": 4},
+}
+
+
+def input_method(name: str):
+    def method(m, x, layer):
+        kwargs = dict(INPUT_METHODS[name])
+        if name == "Occlusion":  # a square of pixels in every bin and both polarities
+            size, stride = OCCLUSION["size"], OCCLUSION["stride"]
+            kwargs["sliding_window_shapes"] = (x.shape[0], x.shape[2], size, size)
+            kwargs["strides"] = (x.shape[0], x.shape[2], stride, stride)
+        return CaptumMethod(m, algorithm=name, attribute_kwargs=kwargs).attribute(x)
+
+    return method
+
+
+def infidelity(net, frames, result, layer, target) -> torch.Tensor:
+    """captum.metrics.infidelity [B] of the layer's display maps, upsampled to the input."""
+    from captum.metrics import infidelity as captum_infidelity
+
+    size = tuple(frames.shape[-2:])
+    heat = result.heatmap(layer, size=size)  # [T, B, H, W]
+    attributions = heat.transpose(0, 1)[:, :, None].expand(-1, -1, frames.shape[2], -1, -1)
+    generator = torch.Generator().manual_seed(0)
+
+    def perturb(x):  # remove the events of a random quarter of the pixels, all bins
+        drop = torch.rand(x.shape[0], 1, 1, *x.shape[-2:], generator=generator) < 0.25
+        removed = x * drop
+        return removed, x - removed
+
+    adapter = adapter_for_model(net, installed_adapters(), GenericAdapter())
+
+    def forward(x):  # batch first, as Captum wants; the model reset before each run
+        adapter.reset(net)
+        return class_scores(adapter.run(net, x.transpose(0, 1)))
+
+    return captum_infidelity(
+        forward,
+        perturb,
+        frames.transpose(0, 1).contiguous(),
+        attributions.contiguous(),
+        target=target,
+        n_perturb_samples=10,
+        normalize=True,
+    )
 
 
 def main() -> None:
@@ -62,24 +117,28 @@ def main() -> None:
         f"covers {grown.mean():.0%} of the sensor per bin (about the pointing game's chance level)"
     )
     print(
-        f"{'layer':>5} {'method':>12} {'deletion AUC':>13} {'insertion AUC':>14} "
-        f"{'pointing':>9} {'rand. corr.':>12} {'const.':>7} {'s':>5}"
+        f"{'layer':>5} {'method':>19} {'deletion AUC':>13} {'insertion AUC':>14} "
+        f"{'pointing':>9} {'rand. corr.':>12} {'const.':>7} {'infidelity':>11} {'s':>6}"
     )
-    for layer in ("1", "3"):
-        for name, method in METHODS.items():
-            start = time.perf_counter()
-            result = method(net, frames)
-            saliency = time_saliency(result, layer, (34, 34))
-            _, deletion = deletion_insertion(net, frames, saliency, predicted, "deletion")
-            _, insertion = deletion_insertion(net, frames, saliency, predicted, "insertion")
-            hits = pointing_game(result.maps(layer)[1:], masks[1:]).mean()
-            correlation = randomization_check(method, net, frames, layer)
-            silent = correlation.isnan().float().mean()
-            print(
-                f"{layer:>5} {name:>12} {deletion.mean():>13.3f} {insertion.mean():>14.3f} "
-                f"{hits:>9.1%} {correlation.nanmean():>12.2f} {silent:>7.0%} "
-                f"{time.perf_counter() - start:>5.1f}"
-            )
+    rows = [(layer, name, method) for layer in ("1", "3") for name, method in METHODS.items()]
+    rows += [("input", name, input_method(name)) for name in INPUT_METHODS]
+    for layer, name, method in rows:
+        start = time.perf_counter()
+        result = method(net, frames, layer)
+        saliency = time_saliency(result, layer, (34, 34))
+        _, deletion = deletion_insertion(net, frames, saliency, predicted, "deletion")
+        _, insertion = deletion_insertion(net, frames, saliency, predicted, "insertion")
+        hits = pointing_game(result.maps(layer)[1:], masks[1:]).mean()
+        explain_layer = functools.partial(lambda m, x, f, name: f(m, x, name), f=method, name=layer)
+        correlation = randomization_check(explain_layer, net, frames, layer)
+        silent = correlation.isnan().float().mean()
+        infid = infidelity(net, frames, result, layer, predicted)
+        print(
+            f"{layer:>5} {name:>19} {deletion.mean():>13.3f} {insertion.mean():>14.3f} "
+            f"{hits:>9.1%} {correlation.nanmean():>12.2f} {silent:>7.0%} "
+            f"{infid.mean():>11.3g} {time.perf_counter() - start:>6.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
