@@ -150,9 +150,7 @@ def _write_page(
     page = _PAGE.format(
         version=__version__,
         steps=steps,
-        settings=html.escape(
-            result.method if result.gamma is None else f"gamma = {result.gamma:g}"
-        ),
+        settings=html.escape(_settings(result)),
         layers=layers,
         sections="".join(sections),
         data=_script_json(data),
@@ -160,6 +158,21 @@ def _write_page(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _settings(result: SAMResult) -> str:
+    """What the page says about how the maps were made."""
+    if result.gamma is None:
+        return result.method
+    if result.window == "inclusive":
+        return (
+            f"gamma = {result.gamma:g}, window t' <= t (a neuron's own spike at t counts, as in "
+            "the paper authors' code)"
+        )
+    return (
+        f"gamma = {result.gamma:g}, window t' < t (the paper's formula: a neuron's contribution "
+        "counts its earlier spikes, so step 0 has no map)"
+    )
 
 
 def _script_json(value: Any) -> str:
@@ -243,8 +256,7 @@ figure img {{ width: 136px; height: 136px; image-rendering: pixelated; }}
 <h1>Spike Activation Maps</h1>
 <p>SAM (Kim &amp; Panda, Scientific Reports 2021) per time step, computed from the forward spikes
 alone. {steps} time steps, {settings}, layers: {layers}. Each map is min-max normalised
-per step; the profile is each layer's total SAM per step, scaled to its peak. Step 0 has no map:
-a neuron's contribution counts its earlier spikes, and there are none yet.
+per step; the profile is each layer's total SAM per step, scaled to its peak.
 Made by sam-plugins {version}.</p>
 {sections}
 <script>

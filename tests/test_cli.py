@@ -281,3 +281,16 @@ def test_names_from_the_model_cannot_inject_script_or_escape_the_folder(tmp_path
     assert {p.name for p in tmp_path.rglob("*") if p.is_file()} == {p.name for p in paths}
     # the names still reach the reader, escaped
     assert "&lt;/script&gt;" in html and "escaped" in html
+
+
+def test_the_report_says_which_window_made_the_maps(tmp_path):
+    import html
+
+    from sam_plugins.report import save_explanation
+
+    net, frames = ConvSNN(size=16), (torch.rand(3, 1, 2, 16, 16) < 0.4).float()
+    for window, said in (("previous", "window t' < t"), ("inclusive", "window t' <= t")):
+        net.reset()
+        result = explain(net, frames, ["lif1"], window=window)
+        save_explanation(tmp_path / window, frames, result)
+        assert said in html.unescape((tmp_path / window / "report.html").read_text())
