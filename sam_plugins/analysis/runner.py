@@ -1,0 +1,248 @@
+"""`analyze_dataset`: SAM statistics of a model over a whole dataset, in one process or sharded
+over the processes of a torch.distributed group (``torchrun``), into one HDF5 file.
+
+Rank r of a world of w processes analyses samples r, r + w, r + 2w, ... (every sample exactly
+once, no padding), commits each batch to its own part of ``OUT.parts/`` and resumes from it;
+when all ranks are done, rank 0 merges the parts into ``OUT``: per-sample rows in dataset order,
+class sums added. A single process is the case w = 1, so both give the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
+
+from sam_plugins import DEFAULT_GAMMA, SpikeActivationMap
+from sam_plugins.result import class_scores
+
+from .result import AnalysisResult
+from .stats import SpikeStats
+from .store import FORMAT, AnalysisError, ShardWriter, fingerprint, merge, parts_of, prepare
+
+
+def collate_frames(items: Sequence[tuple[Any, Any]]) -> tuple[Tensor, Tensor, Tensor]:
+    """(frames [T, C, H, W], label) items -> frames [T_max, B, C, H, W] zero-padded at the end,
+    labels [B] (int64), lengths [B] (int64)."""
+    frames, labels = [], []
+    for i, (x, y) in enumerate(items):
+        if isinstance(x, np.ndarray) and x.dtype.names is not None:
+            raise TypeError(
+                "dataset items must be frames [T, C, H, W]; found a structured event array. "
+                "Frame the events in the dataset, e.g. transform=tonic.transforms.ToFrame("
+                "sensor_size, n_time_bins=16)"
+            )
+        x = torch.as_tensor(x).float()
+        expected = frames[0].shape[1:] if frames else x.shape[1:]
+        if x.dim() < 2 or x.shape[1:] != expected or len(x) == 0:
+            raise ValueError(
+                f"item {i} of the batch has frames of shape {tuple(x.shape)}; expected "
+                f"[T >= 1, ...] with the per-step shape of the batch's first item {tuple(expected)}"
+            )
+        frames.append(x)
+        labels.append(int(y))
+    lengths = torch.tensor([len(f) for f in frames])
+    return pad_sequence(frames), torch.tensor(labels), lengths
+
+
+def default_predict(outputs: Any, lengths: Tensor) -> Tensor:
+    """Class per sample [B] from the model's outputs (`class_scores`): spike counts over the
+    valid steps of [T, B, classes] outputs (first element of a tuple), or the argmax of
+    [B, classes]."""
+    out = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+    if isinstance(out, Tensor) and out.dim() == 3:  # padded steps count nowhere
+        steps = torch.arange(out.shape[0], device=out.device)[:, None]
+        out = out * (steps < lengths.to(out.device)[None]).unsqueeze(-1)
+    try:
+        return class_scores(out).argmax(-1)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; pass predict=callable(outputs, lengths) -> [B] classes") from None
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _on_rank0(job: Callable[[], Any], world: int) -> Any:
+    """Run `job` on rank 0 and hand its result (or its AnalysisError) to every rank."""
+    rank = _world()[0]
+    box: list[Any] = [None]
+    if rank == 0:
+        try:
+            box[0] = ("ok", job())
+        except AnalysisError as exc:
+            box[0] = ("error", (str(exc), exc.cli))
+    if world > 1:
+        dist.broadcast_object_list(box, src=0)
+    status, value = box[0]
+    if status == "error":
+        raise AnalysisError(*value)
+    return value
+
+
+def analyze_dataset(
+    model: nn.Module,
+    dataset: Dataset,
+    path: str | Path,
+    *,
+    num_classes: int,
+    layers=None,
+    gamma: float = DEFAULT_GAMMA,
+    batch_size: int = 32,
+    run: Callable[[nn.Module, Tensor], Any] | None = None,
+    predict: Callable[[Any, Tensor], Tensor] = default_predict,
+    isi_bins: int = 64,
+    device: str | torch.device | None = None,
+    resume: bool = True,
+    save_maps: bool = False,
+    settings: dict[str, Any] | None = None,
+    class_names: Sequence[str] | None = None,
+    progress: bool = True,
+    num_workers: int = 0,
+    **options: Any,
+) -> AnalysisResult:
+    """Analyse `model` over every item of `dataset` ((frames [T, C, H, W], label) pairs) and
+    write the statistics to the HDF5 file `path`; return them read back (`AnalysisResult`).
+
+    Per layer: per class and time bin the mean SAM map (spatial layers), the SAM mass and the
+    firing rate; the ISI histogram; per sample the label, prediction, length, SAM mass per bin
+    and firing rate, and with `save_maps` the time-summed map (float16). Recordings of
+    different lengths are padded per batch; padded steps count nowhere. Only one batch is in
+    memory.
+
+    Inside a torch.distributed group (e.g. under ``torchrun``) every rank calls this with the
+    same arguments: rank r analyses samples r, r + world, ...; the file is the same as from one
+    process. `device` None means the model's device.
+
+    With `resume`, a run with the same settings (`num_classes`, `layers`, `gamma`, `isi_bins`,
+    `save_maps`, the dataset's length, a fingerprint of the weights, and whatever `settings`
+    the caller adds, e.g. the dataset's name and time bins) continues from its last committed
+    batch, or returns at once if finished; other settings are refused. `resume=False` starts
+    over. Options go to SpikeActivationMap. The model is run as it is (eval mode first).
+    """
+    path = Path(path)
+    rank, world = _world()
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, found {batch_size}")
+    if len(dataset) == 0:
+        raise AnalysisError("the dataset is empty: there is nothing to analyse")
+    sam = SpikeActivationMap(model, layers, gamma, **options)
+    identity = {
+        "format": FORMAT,
+        "dataset_len": len(dataset),
+        "num_classes": int(num_classes),
+        "gamma": sam.gamma,
+        "layers": sam.layers,
+        "isi_bins": int(isi_bins),
+        "save_maps": bool(save_maps),
+        "weights": fingerprint(model),
+        **(settings or {}),
+    }
+    if class_names is not None:
+        identity["class_names"] = [str(c) for c in class_names]
+    if _on_rank0(lambda: prepare(path, identity, world, resume), world) == "done":
+        return AnalysisResult(path)
+
+    shard = ShardWriter(parts_of(path), rank)
+    mine = range(rank, len(dataset), world)[shard.done :]
+    if device is None:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    stats = SpikeStats(isi_bins)
+    sam.recorder.consumers.append(stats)
+    loader = DataLoader(
+        Subset(dataset, mine),
+        batch_size=batch_size,
+        collate_fn=collate_frames,
+        num_workers=num_workers,
+    )
+    total = len(range(rank, len(dataset), world))
+    bar = tqdm(
+        total=total,
+        initial=shard.done,
+        unit="sample",
+        desc=f"rank 0 of {world}" if world > 1 else None,
+        disable=(not progress or rank != 0) or None,
+    )
+    first = iter(mine)
+    with bar:
+        for frames, labels, lengths in loader:
+            if labels.min() < 0 or labels.max() >= num_classes:
+                raise ValueError(
+                    f"labels must be in [0, {num_classes}), found {labels.min()}..{labels.max()}"
+                )
+            index = np.array([next(first) for _ in range(len(labels))], dtype=np.int64)
+            stats.reset(frames.shape[0])
+            result = sam.attribute(frames.to(device), run)
+            predictions = predict(result.outputs, lengths).cpu()
+            rows, sums, layer_info = _batch(result, stats, labels, lengths, num_classes, save_maps)
+            rows.update(
+                index=index,
+                target=labels.numpy(),
+                prediction=predictions.numpy().astype(np.int64),
+                length=lengths.numpy(),
+            )
+            shard.commit(rows, sums, layer_info)
+            bar.update(len(labels))
+    if world > 1:
+        dist.barrier()
+    _on_rank0(lambda: merge(path, identity, world), world)
+    return AnalysisResult(path)
+
+
+def _batch(
+    result, stats: SpikeStats, labels: Tensor, lengths: Tensor, num_classes: int, save_maps: bool
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Per-sample rows, class sums (float64) and layer descriptions of one batch."""
+    steps = result.steps
+    device = next(iter(result.values())).profile.device
+    labels_d, lengths_d = labels.to(device), lengths.to(device)
+    padded = int(lengths.min()) < steps
+    valid = (torch.arange(steps, device=device)[:, None] < lengths_d[None]).double()  # [T, B]
+
+    def per_class(rows: Tensor) -> np.ndarray:  # rows [B, ...] -> sums [C, ...] (float64)
+        out = rows.new_zeros((num_classes, *rows.shape[1:]), dtype=torch.float64)
+        return out.index_add_(0, labels_d, rows.double()).cpu().numpy()
+
+    rows: dict[str, np.ndarray] = {}
+    sums = {"count": per_class(valid.T)}
+    info = []
+    for i, (name, layer) in enumerate(result.items()):
+        profile = layer.profile.double()  # [T, B]
+        if padded:
+            profile = profile * valid
+        spikes = stats.finish(name, lengths)
+        counts = spikes.counts.to(device).double()  # [T, B]
+        rows[f"L{i}.profile"] = profile.T.float().cpu().numpy()
+        rows[f"L{i}.rate"] = (counts.sum(0) / (spikes.neurons * lengths_d)).float().cpu().numpy()
+        sums[f"L{i}.profile_sum"] = per_class(profile.T)
+        sums[f"L{i}.rate_sum"] = per_class(counts.T / spikes.neurons)
+        sums[f"L{i}.isi_hist"] = spikes.isi.double().numpy()
+        map_shape = None
+        if layer.maps is not None:
+            maps = layer.maps  # [T, B, h, w]
+            if padded:
+                maps = maps * valid.view(*valid.shape, *[1] * (maps.dim() - 2)).to(maps.dtype)
+            map_shape = list(maps.shape[2:])
+            sums[f"L{i}.map_sum"] = per_class(maps.transpose(0, 1))
+            if save_maps:
+                summed = maps.sum(0)
+                if summed.abs().max() > torch.finfo(torch.float16).max:
+                    raise AnalysisError(
+                        f"layer {name!r}: time-summed SAM maps reach {float(summed.max()):g}, "
+                        "beyond float16's range; analyse without per-sample maps"
+                    )
+                rows[f"L{i}.maps"] = summed.half().cpu().numpy()
+        info.append(
+            {"name": name, "kind": layer.kind, "neurons": spikes.neurons, "map_shape": map_shape}
+        )
+    return rows, sums, info

@@ -1,0 +1,339 @@
+"""Where an analysis lives on disk: per-rank parts while it runs, one HDF5 file when done.
+
+While running, ``OUT.parts/`` holds ``meta.json`` (the settings that make the numbers: the
+analysis' identity, and the world size) and one folder per rank. A rank commits each batch by
+writing ``rows-K.npz`` (that batch's per-sample rows) and then replacing ``agg.npz`` (its class
+sums so far and the number of batches they cover), each written to a temporary name and renamed:
+a kill at any point leaves the last commit intact, and a run started again resumes from it.
+When every rank is done, rank 0 merges the parts into ``OUT`` (again written under a temporary
+name and renamed) and removes the parts. `AnalysisResult` reads that file back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+FORMAT = "sam-plugins-analysis/2"
+
+# every dataset of the file: (description, meaning of its axes)
+DESCRIPTIONS = {
+    "samples/index": ("position of the sample in the dataset", "[sample]"),
+    "samples/target": ("the sample's label", "[sample]"),
+    "samples/prediction": ("the class the model predicted", "[sample]"),
+    "samples/length": ("time bins of the sample (later bins are padding)", "[sample]"),
+    "classes/count": ("samples of each class that reached each time bin", "[class, time bin]"),
+    "profile": (
+        "SAM mass per sample and time bin: sum of the raw map (or of N*S over the neurons)",
+        "[sample, time bin], 0 after the sample's length",
+    ),
+    "rate": ("fraction of the layer's neurons that fire, mean over the sample's bins", "[sample]"),
+    "mass": ("SAM mass of the sample, summed over its time bins", "[sample]"),
+    "maps": ("the sample's raw SAM map summed over its time bins (float16)", "[sample, y, x]"),
+    "profile_sum": (
+        "sum over the class's samples of the SAM mass per time bin; divide by classes/count",
+        "[class, time bin]",
+    ),
+    "rate_sum": (
+        "sum over the class's samples of the firing rate per time bin; divide by classes/count",
+        "[class, time bin]",
+    ),
+    "map_sum": (
+        "sum over the class's samples of the raw SAM map per time bin; divide by classes/count",
+        "[class, time bin, y, x]",
+    ),
+    "isi_hist": (
+        "inter-spike intervals of the layer's neurons: entry k counts intervals of k bins; the "
+        "last entry also every longer one",
+        "[interval in bins]",
+    ),
+}
+
+
+class AnalysisError(ValueError):
+    """A problem with the analysis' settings or files, said in one line.
+
+    `cli` is the same message for the command line (naming flags rather than arguments)."""
+
+    def __init__(self, message: str, cli: str | None = None) -> None:
+        super().__init__(message)
+        self.cli = cli or message
+
+
+def fingerprint(model: nn.Module) -> str:
+    """A short hash of the model's state dict (names, shapes, dtypes and values)."""
+    digest = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().contiguous()
+            digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
+            digest.update(value.view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+def _save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """np.savez under a temporary name, then an atomic rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def _grow(array: np.ndarray, length: int, axis: int = 1) -> np.ndarray:
+    """`array` zero-padded along `axis` to `length`."""
+    if array.shape[axis] >= length:
+        return array
+    pad = [(0, 0)] * array.ndim
+    pad[axis] = (0, length - array.shape[axis])
+    return np.pad(array, pad)
+
+
+def add_sums(total: dict[str, np.ndarray], more: Mapping[str, np.ndarray]) -> None:
+    """total += more, key by key; arrays with a time axis (axis 1) grow to the longer one."""
+    for key, value in more.items():
+        old = total.get(key)
+        if old is None:
+            total[key] = np.array(value, dtype=np.float64)
+        elif old.ndim >= 2:
+            t = max(old.shape[1], value.shape[1])
+            total[key] = _grow(old, t) + _grow(value, t)
+        else:
+            total[key] = old + value
+
+
+def check_output(path: Path) -> None:
+    """Raise AnalysisError unless `path` can become the analysis file."""
+    if path.is_dir():
+        raise AnalysisError(f"{path} is a directory; the output must be a file name (.h5)")
+    if path.exists():
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                found = f.attrs.get("format")
+        except OSError:
+            found = None
+        if found != FORMAT:
+            raise AnalysisError(
+                f"{path} exists and is not a sam-plugins analysis file ({FORMAT}); "
+                "it is not overwritten: remove it or choose another output path"
+            )
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AnalysisError(f"cannot create the folder of {path}: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise AnalysisError(f"cannot write to {parent}/ (permission denied)")
+
+
+def parts_of(path: Path) -> Path:
+    return path.with_name(path.name + ".parts")
+
+
+def describe_mismatch(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> str:
+    keys = sorted(set(found) | set(wanted))
+    return ", ".join(
+        f"{k}: {found.get(k)!r} there, {wanted.get(k)!r} now"
+        for k in keys
+        if found.get(k) != wanted.get(k)
+    )
+
+
+def mismatch_error(path: Path, found: Mapping, wanted: Mapping, what: str) -> AnalysisError:
+    diff = describe_mismatch(found, wanted)
+    text = f"{path} holds {what} made with other settings ({diff}); "
+    return AnalysisError(
+        text + "pass resume=False to replace it, or choose another path",
+        text + "run again with --restart to replace it, or choose another --out",
+    )
+
+
+def prepare(path: Path, identity: dict[str, Any], world: int, resume: bool) -> str:
+    """Rank 0's look at `path` before a run: "done" if a finished analysis with this identity is
+    there, else "run" after making (or keeping, to resume) the parts folder. Raises
+    AnalysisError for settings that do not match or a world size that cannot continue."""
+    check_output(path)
+    parts = parts_of(path)
+    if not resume:
+        path.unlink(missing_ok=True)
+        shutil.rmtree(parts, ignore_errors=True)
+    if path.exists():
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            found = json.loads(f.attrs["identity"])
+        if found != identity:
+            raise mismatch_error(path, found, identity, "an analysis")
+        shutil.rmtree(parts, ignore_errors=True)
+        return "done"
+    meta = parts / "meta.json"
+    if meta.exists():
+        old = json.loads(meta.read_text())
+        if old["identity"] != identity:
+            raise mismatch_error(parts, old["identity"], identity, "an unfinished analysis")
+        if old["world"] != world:
+            done = sum(ShardWriter(parts, r).done for r in range(old["world"]))
+            if done:
+                text = (
+                    f"{parts} holds an unfinished analysis made by {old['world']} processes "
+                    f"({done} of {identity['dataset_len']} samples done), now {world}: "
+                )
+                raise AnalysisError(
+                    text + f"run it again with world size {old['world']} to finish it, or "
+                    "pass resume=False to start over",
+                    text + f"run it again with --nproc {old['world']} (or torchrun "
+                    f"--nproc-per-node {old['world']}) to finish it, or with --restart",
+                )
+            shutil.rmtree(parts)  # nothing committed: start afresh with this world size
+    if not meta.exists():
+        parts.mkdir(parents=True, exist_ok=True)
+        tmp = meta.with_name("meta.json.tmp")
+        tmp.write_text(json.dumps({"identity": identity, "world": world}, indent=1))
+        os.replace(tmp, meta)
+    return "run"
+
+
+_HEADER = ("done", "batches", "layers")
+
+
+class ShardWriter:
+    """One rank's committed work in ``OUT.parts/rank-R``: `done` samples in `batches` batches,
+    `sums` its class aggregates (float64)."""
+
+    def __init__(self, parts: Path, rank: int) -> None:
+        self.folder = parts / f"rank-{rank:05d}"
+        self.sums: dict[str, np.ndarray] = {}
+        self.done = self.batches = 0
+        self.layers: list[dict[str, Any]] | None = None
+        agg = self.folder / "agg.npz"
+        if agg.exists():
+            with np.load(agg) as data:
+                self.sums = {k: data[k] for k in data.files if k not in _HEADER}
+                self.done, self.batches = int(data["done"]), int(data["batches"])
+                self.layers = json.loads(str(data["layers"]))
+
+    def commit(
+        self,
+        rows: Mapping[str, np.ndarray],
+        sums: Mapping[str, np.ndarray],
+        layers: list[dict[str, Any]],
+    ) -> None:
+        """Add one batch: its per-sample rows, its class sums and what the layers are (name,
+        kind, neurons, map_shape). Atomic: rows first, then the sums that commit them."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _save_npz(self.folder / f"rows-{self.batches:06d}.npz", rows)
+        add_sums(self.sums, sums)
+        done, batches = self.done + len(rows["index"]), self.batches + 1
+        header = {"done": np.array(done), "batches": np.array(batches)}
+        header["layers"] = np.array(json.dumps(layers))
+        _save_npz(self.folder / "agg.npz", {**self.sums, **header})
+        self.done, self.batches, self.layers = done, batches, layers
+
+    def rows(self):
+        """The committed batches' rows, in order (one batch in memory at a time)."""
+        for k in range(self.batches):
+            with np.load(self.folder / f"rows-{k:06d}.npz") as data:
+                yield {key: data[key] for key in data.files}
+
+
+def merge(path: Path, identity: dict[str, Any], world: int) -> None:
+    """Merge the ranks' parts of ``path.parts`` into the HDF5 file `path` (rows in dataset
+    order, class sums added), then remove the parts."""
+    import h5py
+
+    parts, n = parts_of(path), identity["dataset_len"]
+    shards = [ShardWriter(parts, r) for r in range(world)]
+    for r, shard in enumerate(shards):
+        expected = len(range(r, n, world))
+        if shard.done != expected:
+            raise AnalysisError(
+                f"rank {r}'s part in {parts} holds {shard.done} of its {expected} samples; run "
+                "the analysis again to finish it (with several machines, the output must be on "
+                "a file system they all share)"
+            )
+    layers = next(s.layers for s in shards if s.layers is not None)
+    sums: dict[str, np.ndarray] = {}
+    for shard in shards:
+        add_sums(sums, shard.sums)
+    steps = sums["count"].shape[1]
+    seen = np.zeros(n, dtype=np.int64)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        f.attrs.update(
+            format=FORMAT,
+            description="Spike Activation Map (Kim & Panda 2021) statistics of a model over a "
+            "dataset, written by sam-plugins. Per-class datasets hold sums: divide by "
+            "classes/count (sam_plugins.analysis.AnalysisResult returns the means).",
+            identity=json.dumps(identity),
+            samples=n,
+            layer_names=json.dumps([layer["name"] for layer in layers]),
+        )
+        for key, value in identity.items():
+            f.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+
+        def create(name: str, shape, dtype, **options) -> h5py.Dataset:
+            dataset = f.create_dataset(name, shape=shape, dtype=dtype, **options)
+            text, axes = DESCRIPTIONS[name if name in DESCRIPTIONS else name.rsplit("/", 1)[1]]
+            dataset.attrs.update(description=text, axes=axes)
+            return dataset
+
+        for name in ("index", "target", "prediction", "length"):
+            create(f"samples/{name}", (n,), "i8")
+        for i, layer in enumerate(layers):
+            group = f.create_group(f"layers/{i}")
+            group.attrs.update(
+                name=layer["name"], kind=layer["kind"], neurons=layer["neurons"],
+                description=f"layer {layer['name']!r} of the model ({layer['kind']})",
+            )  # fmt: skip
+            create(f"layers/{i}/profile", (n, steps), "f4")
+            create(f"layers/{i}/rate", (n,), "f4")
+            create(f"layers/{i}/mass", (n,), "f4")
+            if layer["map_shape"] is not None and identity.get("save_maps"):
+                create(
+                    f"layers/{i}/maps",
+                    (n, *layer["map_shape"]),
+                    "f2",
+                    chunks=(1, *layer["map_shape"]),
+                    compression="gzip",
+                    shuffle=True,
+                )
+        for r, shard in enumerate(shards):
+            for rows in shard.rows():
+                index = rows["index"]
+                if len(index) == 0:
+                    continue
+                where = slice(int(index[0]), int(index[-1]) + 1, world)
+                if not np.array_equal(index, np.arange(n)[where]) or index[0] % world != r:
+                    raise AnalysisError(f"rank {r}'s part in {parts} is inconsistent; --restart")
+                seen[index] += 1
+                for name in ("index", "target", "prediction", "length"):
+                    f[f"samples/{name}"][where] = rows[name]
+                for i in range(len(layers)):
+                    profile = rows[f"L{i}.profile"]
+                    f[f"layers/{i}/profile"][where, : profile.shape[1]] = profile
+                    f[f"layers/{i}/rate"][where] = rows[f"L{i}.rate"]
+                    f[f"layers/{i}/mass"][where] = profile.sum(1)
+                    if f"layers/{i}/maps" in f:
+                        f[f"layers/{i}/maps"][where] = rows[f"L{i}.maps"]
+        if not (seen == 1).all():
+            bad = int(np.flatnonzero(seen != 1)[0])
+            raise AnalysisError(f"sample {bad} was analysed {seen[bad]} times; --restart")
+        create("classes/count", sums["count"].shape, "f8", data=sums["count"])
+        for i in range(len(layers)):
+            for key in ("profile_sum", "rate_sum", "map_sum", "isi_hist"):
+                if f"L{i}.{key}" in sums:
+                    value = sums[f"L{i}.{key}"]
+                    create(f"layers/{i}/{key}", value.shape, "f8", data=value)
+    os.replace(tmp, path)
+    shutil.rmtree(parts, ignore_errors=True)

@@ -1,0 +1,40 @@
+"""Small models and frame datasets for the analysis tests (plain torch, no tonic)."""
+
+from __future__ import annotations
+
+import torch
+from plain_snn import ConvSNN
+
+
+def net(seed: int = 0, size: int = 16) -> ConvSNN:
+    torch.manual_seed(seed)
+    model = ConvSNN(size=size, classes=4).eval()
+    with torch.no_grad():
+        model.fc.weight.mul_(50)  # enough output spikes for predictions that differ
+    return model
+
+
+def run(model, frames):
+    """Reset, then one call per step: outputs [T, B, classes]."""
+    model.reset()
+    return torch.stack([model(x) for x in frames])
+
+
+class Frames(torch.utils.data.Dataset):
+    """`n` random spike-frame recordings [5..9, 2, size, size] with labels i % 4; item i is the
+    same whenever it is read."""
+
+    def __init__(self, n: int = 11, size: int = 16, classes: int = 4) -> None:
+        self.n, self.size, self.classes = n, size, classes
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        g = torch.Generator().manual_seed(1000 + i)
+        steps = 5 + i % 5
+        return (torch.rand(steps, 2, self.size, self.size, generator=g) < 0.3).float(), (
+            i % self.classes
+        )

@@ -1,0 +1,153 @@
+"""The analysis' numbers against a plain per-sample computation, and resuming after a stop."""
+
+import numpy as np
+import pytest
+from analysis_data import Frames, net, run
+from conftest import hook_count
+
+from sam_plugins import explain
+from sam_plugins.analysis import AnalysisError, AnalysisResult, analyze_dataset
+
+LAYERS = ["lif1", "lif2", "lif3"]
+
+
+def expected(model, data, layer, classes=4, bins=64):
+    """Per-sample explain() (no padding, no batching), aggregated by hand in float64."""
+    t_max = max(len(x) for x, _ in data)
+    maps = np.zeros((classes, t_max, 16, 16))
+    profile, rate, count = (np.zeros((classes, t_max)) for _ in range(3))
+    isi = np.zeros(bins + 1)
+    rows = {"profile": [], "rate": [], "prediction": [], "maps": []}
+    for x, y in data:
+        r = explain(model, x.unsqueeze(1), [layer, "lif3"], run=run, keep_spikes=True)
+        steps = len(x)
+        maps[y, :steps] += r[layer].maps[:, 0].double().numpy()
+        profile[y, :steps] += r[layer].profile[:, 0].double().numpy()
+        spikes = r[layer].spikes[:, 0].flatten(1).numpy()  # [T, neurons]
+        rate[y, :steps] += spikes.mean(1)
+        count[y, :steps] += 1
+        for neuron in spikes.T:
+            for d in np.diff(np.nonzero(neuron)[0]):
+                isi[min(d, bins)] += 1
+        rows["profile"].append(np.pad(r[layer].profile[:, 0].numpy(), (0, t_max - steps)))
+        rows["rate"].append(spikes.mean())
+        rows["prediction"].append(int(r.outputs[:, 0].sum(0).argmax()))
+        rows["maps"].append(r[layer].maps[:, 0].sum(0).numpy())
+    with np.errstate(invalid="ignore"):
+        means = {
+            "maps": maps / count[..., None, None],
+            "profile": profile / count,
+            "rate": rate / count,
+        }
+    return means, count, isi, rows
+
+
+def test_analysis_matches_a_plain_per_sample_computation(tmp_path):
+    model, data = net(), Frames()
+    result = analyze_dataset(
+        model, data, tmp_path / "a.h5", num_classes=4, layers=["lif1", "lif3"], run=run,
+        batch_size=4, progress=False, save_maps=True,
+    )  # fmt: skip
+    assert hook_count(model) == 0 and result.done == len(data)
+    means, count, isi, rows = expected(model, data, "lif1")
+    assert result.layers == ["lif1", "lif3"]
+    np.testing.assert_array_equal(result.count, count)
+    np.testing.assert_allclose(result.mean_maps("lif1"), means["maps"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.profile("lif1"), means["profile"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(result.firing_rate("lif1"), means["rate"], rtol=1e-5, atol=1e-7)
+    assert np.isnan(result.profile("lif1")[2, -1]) and count[2, -1] == 0  # no long class-2 one
+    np.testing.assert_array_equal(result.isi_histogram("lif1"), isi)
+    assert isi[1:].sum() > 50, "too few intervals: the test proves little"
+    np.testing.assert_allclose(result.sample_profiles("lif1"), rows["profile"], rtol=1e-5)
+    np.testing.assert_allclose(result.sample_rates("lif1"), rows["rate"], rtol=1e-5)
+    np.testing.assert_allclose(
+        result.sample_maps("lif1"), rows["maps"], rtol=2e-3, atol=1e-3
+    )  # float16
+    assert result.predictions.tolist() == rows["prediction"]
+    assert len(set(rows["prediction"])) > 1
+    assert result.targets.tolist() == [y for _, y in data]
+    assert result.lengths.tolist() == [len(x) for x, _ in data]
+    assert result.indices.tolist() == list(range(len(data)))
+    assert result.sample_profiles("lif3").shape == (len(data), 9)  # Linear layer: profile only
+    with pytest.raises(KeyError, match="no maps"):
+        result.mean_maps("lif3")
+    assert result.confusion_matrix().sum() == len(data)
+    assert not (tmp_path / "a.h5.parts").exists()
+
+
+class Interrupting(Frames):
+    """Raises KeyboardInterrupt when item `at` is read, like a user's Ctrl-C."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def __getitem__(self, i):
+        if i == self.at:
+            raise KeyboardInterrupt
+        return super().__getitem__(i)
+
+
+def analyse(data, path, **options):
+    options = {"num_classes": 4, "run": run, "batch_size": 3, "progress": False, **options}
+    options.setdefault("layers", LAYERS)
+    return analyze_dataset(net(), data, path, **options)
+
+
+def test_interrupted_analysis_resumes_to_the_same_result(tmp_path):
+    full = analyse(Frames(), tmp_path / "full.h5")
+    with pytest.raises(KeyboardInterrupt):
+        analyse(Interrupting(at=7), tmp_path / "part.h5")
+    assert not (tmp_path / "part.h5").exists()
+    rank = tmp_path / "part.h5.parts" / "rank-00000"
+    assert sorted(p.name for p in rank.iterdir()) == [
+        "agg.npz", "rows-000000.npz", "rows-000001.npz",
+    ]  # fmt: skip
+    resumed = analyse(Frames(), tmp_path / "part.h5")
+    for layer in resumed.layers:
+        np.testing.assert_array_equal(resumed.sample_profiles(layer), full.sample_profiles(layer))
+        np.testing.assert_array_equal(resumed.isi_histogram(layer), full.isi_histogram(layer))
+        np.testing.assert_allclose(resumed.profile(layer), full.profile(layer), rtol=1e-12)
+    np.testing.assert_allclose(resumed.mean_maps("lif1"), full.mean_maps("lif1"), rtol=1e-12)
+    assert resumed.predictions.tolist() == full.predictions.tolist()
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"gamma": 0.3}, "gamma"),
+        ({"layers": ["lif2"]}, "layers"),
+        ({"settings": {"time_bins": 5}}, "time_bins"),
+        ({"num_classes": 5}, "num_classes"),
+        ({"data": Frames(n=9)}, "dataset_len"),
+        ({"seed": 1}, "weights"),
+    ],
+)
+def test_other_settings_are_refused_on_resume(tmp_path, change, named):
+    settings = {"time_bins": 10}
+    with pytest.raises(KeyboardInterrupt):
+        analyse(Interrupting(at=4), tmp_path / "a.h5", settings=settings)
+    change = dict(change)
+    data = change.pop("data", Frames())
+    model = net(change.pop("seed", 0))
+    options = {"num_classes": 4, "run": run, "batch_size": 3, "progress": False}
+    options["layers"] = LAYERS
+    options["settings"] = change.pop("settings", settings)
+    with pytest.raises(AnalysisError, match=f"{named}: .* there, .* now.*resume=False") as error:
+        analyze_dataset(model, data, tmp_path / "a.h5", **{**options, **change})
+    assert "--restart" in error.value.cli and "resume=False" not in error.value.cli
+    # the same settings finish it, and a finished file is refused the same way
+    analyze_dataset(net(), Frames(), tmp_path / "a.h5", **options | {"settings": settings})
+    with pytest.raises(AnalysisError, match=named):
+        analyze_dataset(model, data, tmp_path / "a.h5", **{**options, **change})
+    fresh = analyze_dataset(model, data, tmp_path / "a.h5", resume=False, **{**options, **change})
+    assert fresh.done == len(data)
+
+
+def test_a_finished_file_is_not_recomputed(tmp_path):
+    first = analyse(Frames(), tmp_path / "a.h5")
+    stamp = (tmp_path / "a.h5").stat().st_mtime_ns
+    again = analyse(Interrupting(at=0), tmp_path / "a.h5")  # would raise if it read an item
+    assert (tmp_path / "a.h5").stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(again.sample_rates("lif1"), first.sample_rates("lif1"))
+    assert isinstance(AnalysisResult(tmp_path / "a.h5").identity["weights"], str)
