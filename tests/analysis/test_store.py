@@ -1,0 +1,121 @@
+"""The analysis file: self-describing HDF5, durable commits, and clear errors for bad paths."""
+
+import json
+import os
+from collections import OrderedDict
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from analysis_data import Frames, net, run
+from plain_snn import PlainLIF
+from test_statistics import Interrupting, analyse
+
+from sam_plugins.analysis import AnalysisError, AnalysisResult, analyze_dataset
+
+
+def test_every_dataset_describes_itself(tmp_path):
+    analyse(Frames(), tmp_path / "a.h5", save_maps=True)
+    with h5py.File(tmp_path / "a.h5", "r") as f:
+        assert "divide by" in f.attrs["description"]
+        identity = json.loads(f.attrs["identity"])
+        assert identity["layers"] == ["lif1", "lif2", "lif3"] and f.attrs["gamma"] == 0.5
+        found = []
+        f.visititems(lambda k, v: found.append((k, v)) if isinstance(v, h5py.Dataset) else None)
+        assert len(found) > 20
+        for name, dataset in found:
+            assert dataset.attrs["description"] and dataset.attrs["axes"].startswith("["), name
+        assert f["layers/0"].attrs["name"] == "lif1"
+        maps = f["layers/0/maps"]
+        assert maps.dtype == np.float16 and maps.compression == "gzip" and maps.chunks[0] == 1
+
+
+def test_a_kill_before_the_first_commit_leaves_nothing_broken(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        analyse(Interrupting(at=1), tmp_path / "a.h5")  # inside the first batch
+    assert not (tmp_path / "a.h5").exists()
+    assert not list((tmp_path / "a.h5.parts").glob("rank-*/agg.npz"))
+    assert analyse(Frames(), tmp_path / "a.h5").done == 11
+
+
+def test_a_torn_write_is_ignored_on_resume(tmp_path):
+    """A kill while a batch's files are written leaves only a temporary file or rows that no
+    commit counts: resume redoes that batch."""
+    with pytest.raises(KeyboardInterrupt):
+        analyse(Interrupting(at=7), tmp_path / "a.h5")
+    rank = tmp_path / "a.h5.parts" / "rank-00000"
+    (rank / "agg.npz.tmp").write_bytes(b"half a file")
+    (rank / "rows-000002.npz").write_bytes(b"rows no commit counts")
+    resumed = analyse(Frames(), tmp_path / "a.h5")
+    full = analyse(Frames(), tmp_path / "b.h5")
+    np.testing.assert_array_equal(resumed.sample_profiles("lif1"), full.sample_profiles("lif1"))
+
+
+def test_bad_output_paths_get_one_line_errors(tmp_path):
+    (tmp_path / "folder.h5").mkdir()
+    with pytest.raises(AnalysisError, match="is a directory"):
+        analyse(Frames(), tmp_path / "folder.h5")
+    (tmp_path / "notes.h5").write_text("my notes")
+    with pytest.raises(AnalysisError, match="not a sam-plugins analysis file.*not overwritten"):
+        analyse(Frames(), tmp_path / "notes.h5", resume=False)
+    assert (tmp_path / "notes.h5").read_text() == "my notes"
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(AnalysisError, match="cannot create the folder"):
+        analyse(Frames(), tmp_path / "a-file" / "out.h5")
+    with pytest.raises(AnalysisError, match="the dataset is empty"):
+        analyse(Frames(n=0), tmp_path / "empty.h5")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_a_read_only_folder_gets_a_one_line_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    with pytest.raises(AnalysisError, match="cannot write"):
+        analyse(Frames(), folder / "a.h5")
+
+
+def test_layer_names_with_slashes_round_trip(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        OrderedDict(conv=torch.nn.Conv2d(2, 4, 3, padding=1), lif=PlainLIF(0.8, 0.3))
+    )
+    model.add_module("lif/1", model._modules.pop("lif"))  # a name with a slash, as torch allows
+
+    def run_seq(m, frames):
+        m[1].reset()
+        return torch.stack([m(x).flatten(1)[:, :4] for x in frames])
+
+    result = analyze_dataset(
+        model, Frames(), tmp_path / "a.h5", num_classes=4, layers=["lif/1"], run=run_seq,
+        progress=False,
+    )  # fmt: skip
+    again = AnalysisResult(tmp_path / "a.h5")
+    assert again.layers == ["lif/1"] and again.mean_maps("lif/1").shape == (4, 9, 16, 16)
+    assert result.mean_rate("lif/1") > 0
+
+
+def test_absent_classes_are_nan_per_class_but_not_in_the_overall_rate(tmp_path):
+    result = analyse(Frames(n=2), tmp_path / "a.h5")  # classes 0 and 1 only
+    assert np.isnan(result.firing_rate("lif1")[2:]).all()
+    assert np.isfinite(result.mean_rate("lif1")) and result.mean_rate("lif1") > 0
+    with pytest.raises(KeyError, match="no layer 'nope'"):
+        result.profile("nope")
+
+
+def test_not_an_analysis_file_is_reported(tmp_path):
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = 1
+    with pytest.raises(AnalysisError, match="not a sam-plugins analysis file"):
+        AnalysisResult(tmp_path / "other.h5")
+    (tmp_path / "text.h5").write_text("text")
+    with pytest.raises(AnalysisError, match="cannot read .* as HDF5"):
+        AnalysisResult(tmp_path / "text.h5")
+
+
+def test_labels_out_of_range_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+        analyze_dataset(
+            net(), Frames(), tmp_path / "a.h5", num_classes=3, layers=["lif1"], run=run,
+            progress=False,
+        )  # fmt: skip
