@@ -134,22 +134,10 @@ def analyze_dataset(
     rank, world = _world()
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, found {batch_size}")
-    if len(dataset) == 0:
-        raise AnalysisError("the dataset is empty: there is nothing to analyse")
     sam = SpikeActivationMap(model, layers, gamma, **options)
-    identity = {
-        "format": FORMAT,
-        "dataset_len": len(dataset),
-        "num_classes": int(num_classes),
-        "gamma": sam.gamma,
-        "layers": sam.layers,
-        "isi_bins": int(isi_bins),
-        "save_maps": bool(save_maps),
-        "weights": fingerprint(model),
-        **(settings or {}),
-    }
-    if class_names is not None:
-        identity["class_names"] = [str(c) for c in class_names]
+    identity = _identity(
+        model, sam, dataset, num_classes, isi_bins, save_maps, settings, class_names
+    )
     if _on_rank0(lambda: prepare(path, identity, world, resume), world) == "done":
         return AnalysisResult(path)
 
@@ -197,6 +185,61 @@ def analyze_dataset(
         dist.barrier()
     _on_rank0(lambda: merge(path, identity, world), world)
     return AnalysisResult(path)
+
+
+def _identity(
+    model: nn.Module,
+    sam: SpikeActivationMap,
+    dataset: Dataset,
+    num_classes: int,
+    isi_bins: int,
+    save_maps: bool,
+    settings: dict[str, Any] | None,
+    class_names: Sequence[str] | None,
+) -> dict[str, Any]:
+    """The settings that make the numbers: what a file must match to be resumed."""
+    if len(dataset) == 0:
+        raise AnalysisError("the dataset is empty: there is nothing to analyse")
+    identity = {
+        "format": FORMAT,
+        "dataset_len": len(dataset),
+        "num_classes": int(num_classes),
+        "gamma": sam.gamma,
+        "layers": sam.layers,
+        "isi_bins": int(isi_bins),
+        "save_maps": bool(save_maps),
+        "weights": fingerprint(model),
+        **(settings or {}),
+    }
+    if class_names is not None:
+        identity["class_names"] = [str(c) for c in class_names]
+    return identity
+
+
+def prepare_analysis(
+    model: nn.Module,
+    dataset: Dataset,
+    path: str | Path,
+    *,
+    world: int,
+    num_classes: int,
+    layers=None,
+    gamma: float = DEFAULT_GAMMA,
+    isi_bins: int = 64,
+    save_maps: bool = False,
+    settings: dict[str, Any] | None = None,
+    class_names: Sequence[str] | None = None,
+    resume: bool = True,
+    **options: Any,
+) -> str:
+    """What `analyze_dataset` in `world` processes would do first, done now: "done" if `path`
+    holds this analysis finished, "run" if it is to be made or resumed; AnalysisError if the
+    file holds another analysis, or an unfinished one of another world size."""
+    sam = SpikeActivationMap(model, layers, gamma, **options)
+    identity = _identity(
+        model, sam, dataset, num_classes, isi_bins, save_maps, settings, class_names
+    )
+    return prepare(Path(path), identity, world, resume)
 
 
 def _batch(

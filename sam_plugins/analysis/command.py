@@ -1,0 +1,229 @@
+"""``sam-plugins analyze`` and ``sam-plugins report``.
+
+``analyze`` runs in one process, or in several: ``--nproc N`` starts N processes through
+``torch.distributed.run`` (torchrun), and a command started by ``torchrun ... -m sam_plugins
+analyze`` joins its torch.distributed group (gloo on CPU, nccl on GPU, one GPU per local rank).
+Datasets named on the command line are opened by the installed input readers (the tonic plugin
+frames tonic dataset classes); the analysis itself sees (frames, label) items only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sam_plugins.cli import CLIError, add_model_arguments
+
+DEFAULT_MODEL = "sam_plugins_demo:trained_demo_net"
+DEFAULT_DATASET = "sam_plugins_demo:EmulatedDigits"
+
+
+def _open_dataset(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
+    """The dataset of the command line, framed by the first installed reader that knows it, cut
+    to --limit; and its class names if the dataset class has them."""
+    from torch.utils.data import Subset
+
+    from sam_plugins.io import load_factory
+    from sam_plugins.plugins import installed_readers
+
+    factory = load_factory(args.dataset)
+    dataset = None
+    for reader in installed_readers():
+        try:
+            dataset = reader.open_dataset(factory, args.data, args.split == "train", args.time_bins)
+        except Exception as exc:  # download refused, files missing, ...
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CLIError(f"cannot open {args.dataset} in {args.data}/: {first}") from None
+        if dataset is not None:
+            break
+    else:
+        raise CLIError(
+            f"no installed reader opens {args.dataset}: expected a dataset class an input reader "
+            "knows, e.g. tonic.datasets:NMNIST (pip install sam-plugins-tonic)"
+        )
+    if args.limit is not None:
+        dataset = Subset(dataset, range(min(args.limit, len(dataset))))
+    classes = getattr(factory, "classes", None)
+    return dataset, [str(c) for c in classes] if classes else None
+
+
+def _distributed() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    """The command line of `args` again, without --nproc (for the processes torchrun starts)."""
+    argv = ["analyze"]
+    for action in args._parser._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in ("help", "nproc", "func", "_parser") or value is None:
+            continue
+        if not action.option_strings:
+            argv.append(str(value))
+        elif isinstance(action, argparse._StoreTrueAction):
+            argv += [action.option_strings[-1]] if value else []
+        elif isinstance(value, list):
+            argv += [action.option_strings[-1], *map(str, value)]
+        else:
+            argv += [action.option_strings[-1], str(value)]
+    return argv
+
+
+def _analyze(args: argparse.Namespace) -> None:
+    import torch
+    import torch.distributed as dist
+
+    from sam_plugins.io import build_model
+
+    from .report import write_analysis_report
+    from .result import AnalysisResult
+    from .runner import analyze_dataset, prepare_analysis
+    from .store import AnalysisError
+
+    for flag, value in (("--limit", args.limit), ("--nproc", args.nproc)):
+        if value is not None and value < 1:
+            raise CLIError(f"{flag} must be at least 1, found {value}")
+    for flag, value in (("--time-bins", args.time_bins), ("--batch-size", args.batch_size)):
+        if value < 1:
+            raise CLIError(f"{flag} must be at least 1, found {value}")
+    launch = args.nproc > 1 and not _distributed()
+    device = args.device
+    if _distributed():
+        cuda = device.startswith("cuda")
+        if cuda:
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if cuda else "gloo")
+    try:
+        model = build_model(args.model, args.weights, device)
+        dataset, names = _open_dataset(args)
+        num_classes = args.num_classes or (len(names) if names else None)
+        if num_classes is None:
+            raise CLIError(f"{args.dataset} does not list its classes: give --num-classes")
+        options = dict(
+            num_classes=num_classes,
+            layers=args.layers,
+            gamma=args.gamma,
+            save_maps=args.save_maps,
+            class_names=names if names and len(names) == num_classes else None,
+            settings={
+                "dataset": args.dataset,
+                "split": args.split,
+                "limit": args.limit,
+                "time_bins": args.time_bins,
+            },
+            resume=not args.restart,
+        )
+        if launch:  # refuse what the processes would refuse, before starting them
+            prepare_analysis(model, dataset, args.out, world=args.nproc, **options)
+            _launch(args)
+            analysis = AnalysisResult(args.out)
+        else:
+            analysis = analyze_dataset(
+                model, dataset, args.out, batch_size=args.batch_size, device=device, **options
+            )
+    except AnalysisError as exc:
+        raise CLIError(exc.cli) from None
+    except LookupError as exc:  # no neurons found
+        raise CLIError(f"{exc} On the command line: --layers NAME [NAME ...]") from None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if _distributed() and int(os.environ.get("RANK", "0")) != 0:
+        return
+    print(f"analysed {analysis.done} samples, accuracy {analysis.accuracy:.1%}: {analysis.path}")
+    for layer in analysis.layers:
+        count = analysis.count
+        mass = np.nansum(analysis.profile(layer) * count, 0) / np.maximum(count.sum(0), 1)
+        print(
+            f"  layer {layer}: SAM mass peaks at bin {int(mass.argmax())} of {len(mass)}, mean "
+            f"firing rate {analysis.mean_rate(layer):.4f}"
+        )
+    if args.report is not None:
+        page = write_analysis_report(analysis, args.report)
+        print(f"report: {page}")
+
+
+def _launch(args: argparse.Namespace) -> None:
+    """Run this command in args.nproc processes through torch.distributed.run."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += [f"--nproc-per-node={args.nproc}", "-m", "sam_plugins", *_argv(args)]
+    done = subprocess.run(command)
+    if done.returncode:
+        raise CLIError(
+            f"the {args.nproc} analysis processes failed (exit status {done.returncode}); their "
+            "messages are above. Run the command again to resume"
+        )
+
+
+def add_analyze(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="SAM statistics over a dataset into one HDF5 file and an HTML report; resumable, "
+        "in several processes with --nproc or torchrun",
+        description="Run the model over a dataset with SAM attached; write per class the mean "
+        "maps, temporal profiles and firing rates, ISI histograms and per-sample rows to HDF5, "
+        "and an HTML report. An interrupted run continues where it stopped.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_model_arguments(parser, DEFAULT_MODEL)
+    parser.add_argument(
+        "--dataset",
+        default=DEFAULT_DATASET,
+        help="dataset class as package.module:Class, opened by an installed reader, e.g. "
+        "tonic.datasets:NMNIST or tonic.datasets:DVSGesture",
+    )
+    parser.add_argument("--data", type=Path, default=Path("sam-data"), help="dataset folder")
+    parser.add_argument("--split", choices=("train", "test"), default="test")
+    parser.add_argument("--limit", type=int, help="only the first N samples")
+    parser.add_argument("--time-bins", type=int, default=10, help="frames per recording")
+    parser.add_argument(
+        "--num-classes", type=int, help="number of classes (default: the dataset's)"
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=Path("sam-analysis.h5"), help="HDF5 file")
+    parser.add_argument(
+        "--report", type=Path, default=Path("sam-analysis"), help="folder for the HTML report"
+    )
+    parser.add_argument("--no-report", dest="report", action="store_const", const=None)
+    parser.add_argument(
+        "--save-maps", action="store_true", help="also store each sample's time-summed maps"
+    )
+    parser.add_argument("--restart", action="store_true", help="start over, do not resume")
+    parser.add_argument(
+        "--nproc", type=int, default=1, help="processes on this machine (torch.distributed.run)"
+    )
+    parser.set_defaults(func=_analyze, _parser=parser)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from .report import write_analysis_report
+    from .result import AnalysisResult
+    from .store import AnalysisError
+
+    if not args.file.is_file():
+        raise CLIError(f"analysis file not found: {args.file}")
+    try:
+        page = write_analysis_report(AnalysisResult(args.file), args.out)
+    except AnalysisError as exc:
+        raise CLIError(exc.cli) from None
+    print(f"report: {page}")
+
+
+def add_report(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="the HTML report of an analysis file",
+        description="Write report.html and its PNGs from a file made by `sam-plugins analyze`.",
+    )
+    parser.add_argument("file", type=Path, help="analysis file (.h5)")
+    parser.add_argument("--out", type=Path, default=Path("sam-analysis"), help="output folder")
+    parser.set_defaults(func=_report)
