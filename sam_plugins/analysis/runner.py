@@ -169,7 +169,7 @@ def analyze_dataset(
                     f"labels must be in [0, {num_classes}), found {labels.min()}..{labels.max()}"
                 )
             index = np.array([next(first) for _ in range(len(labels))], dtype=np.int64)
-            stats.reset(frames.shape[0])
+            stats.reset(lengths)
             result = sam.attribute(frames.to(device), run)
             predictions = predict(result.outputs, lengths).cpu()
             rows, sums, layer_info = _batch(result, stats, labels, lengths, num_classes, save_maps)
@@ -263,7 +263,7 @@ def _batch(
         profile = layer.profile.double()  # [T, B]
         if padded:
             profile = profile * valid
-        spikes = stats.finish(name, lengths)
+        spikes = stats.finish(name)
         counts = spikes.counts.to(device).double()  # [T, B]
         rows[f"L{i}.profile"] = profile.T.float().cpu().numpy()
         rows[f"L{i}.rate"] = (counts.sum(0) / (spikes.neurons * lengths_d)).float().cpu().numpy()

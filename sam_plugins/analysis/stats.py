@@ -1,10 +1,6 @@
-"""Spike statistics of one batch, computed once per batch over all its steps at once.
-
-The recorder hands each call's spikes [steps, B, ...] to `SpikeStats`, which only copies them
-into one bool buffer per layer [T, B, neurons] (one batch of memory). `finish()` then computes,
-for all steps together, the spikes per (step, sample) and the inter-spike-interval histogram:
-no per-step reductions or histograms while the model runs.
-"""
+"""Spike statistics of one batch: spikes per step and sample, and inter-spike intervals,
+computed from where the spikes are (one ``nonzero`` per call, for all its steps), never with
+per-step passes over the whole layer."""
 
 from __future__ import annotations
 
@@ -32,48 +28,61 @@ class LayerStats:
 
 
 class SpikeStats:
-    """Recorder consumer: keeps each layer's spikes of the current batch as bool [T, B, N]."""
+    """Recorder consumer: spike counts and ISIs of each layer, from the spikes' positions.
+
+    Per call it finds the spikes once (``nonzero`` over all steps of the call) and works on
+    their positions only: per step, the spikes per sample (a bincount) and each spike's interval
+    since the same neuron's previous spike (a gather from, and scatter to, one int tensor of
+    last spike times). Nothing of the size of the layer is written per step.
+    """
 
     def __init__(self, isi_bins: int = 64) -> None:
         if isi_bins < 1:
             raise ValueError(f"isi_bins must be at least 1, found {isi_bins}")
         self.isi_bins = isi_bins
-        self._buffers: dict[str, Tensor] = {}
-        self._filled: dict[str, int] = {}
-        self.steps = 0
+        self.reset(torch.ones(1, dtype=torch.long))
 
-    def reset(self, steps: int) -> None:
-        """Start a batch of `steps` time steps (the buffers grow if the model makes more)."""
-        self.steps = steps
-        self._filled = {}
+    def reset(self, lengths: Tensor) -> None:
+        """Start a batch whose samples have `lengths` [B] valid steps (later steps are padding
+        and count nowhere)."""
+        self.lengths, self.shortest = lengths, int(lengths.min())
+        self._steps: dict[str, int] = {}
+        self._last: dict[str, Tensor] = {}
+        self._counts: dict[str, list[Tensor]] = {}
+        self._isi: dict[str, Tensor] = {}
+        self._neurons: dict[str, int] = {}
 
     def __call__(self, target, spikes: Tensor) -> None:
-        name, n = target.name, spikes.shape[0]
-        filled = self._filled.get(name, 0)
-        flat = spikes.reshape(n, spikes.shape[1], -1)
-        buffer = self._buffers.get(name)
-        shape = (max(self.steps, filled + n), *flat.shape[1:])
-        if buffer is None or buffer.shape[1:] != shape[1:] or buffer.device != spikes.device:
-            buffer = torch.zeros(shape, dtype=torch.bool, device=spikes.device)
-        elif buffer.shape[0] < filled + n:
-            buffer = torch.cat([buffer, buffer.new_zeros(filled + n - buffer.shape[0], *shape[1:])])
-        buffer[filled : filled + n].copy_(flat)  # any non-zero value is a spike
-        self._buffers[name], self._filled[name] = buffer, filled + n
+        name, n, batch = target.name, spikes.shape[0], spikes.shape[1]
+        flat = spikes.reshape(n, -1)  # [steps, B * neurons]
+        if name not in self._steps:
+            self._steps[name] = 0
+            self._last[name] = torch.full(flat.shape[1:], -1, dtype=torch.long, device=flat.device)
+            self._counts[name] = []
+            self._isi[name] = flat.new_zeros(self.isi_bins + 1, dtype=torch.long)
+            self._neurons[name] = flat.shape[1] // batch
+            self._lengths = self.lengths.to(flat.device)
+        neurons, last, first = self._neurons[name], self._last[name], self._steps[name]
+        where = flat.nonzero()  # [spikes, 2]: (step of the call, position), sorted by step
+        if n == 1:
+            per_step = [where[:, 1]]
+        else:
+            per_step = where[:, 1].split(torch.bincount(where[:, 0], minlength=n).tolist())
+        for i, position in enumerate(per_step):
+            t = first + i
+            sample = torch.div(position, neurons, rounding_mode="floor")
+            if t >= self.shortest:  # some samples are padding from here on
+                keep = t < self._lengths[sample]
+                position, sample = position[keep], sample[keep]
+            self._counts[name].append(torch.bincount(sample, minlength=batch))
+            before = last[position]
+            intervals = (t - before[before >= 0]).clamp_(max=self.isi_bins)
+            self._isi[name] += torch.bincount(intervals, minlength=self.isi_bins + 1)
+            last[position] = t
+        self._steps[name] = first + n
 
-    def finish(self, name: str, lengths: Tensor) -> LayerStats:
-        """Statistics of layer `name` for the batch; `lengths` [B] are the samples' valid steps
-        (steps at or after a sample's length are padding and count nowhere)."""
-        steps = self._filled[name]
-        fired = self._buffers[name][:steps]  # [T, B, N]
-        lengths = lengths.to(fired.device)
-        if int(lengths.min()) < steps:
-            valid = torch.arange(steps, device=fired.device)[:, None] < lengths[None]
-            fired = fired & valid[..., None]
-        counts = fired.sum(2)  # [T, B]
-        # every spike as (neuron of a sample, step), sorted by neuron then step: consecutive
-        # entries of one neuron are its consecutive spikes
-        where = fired.permute(1, 2, 0).reshape(-1, steps).nonzero()
-        same = where[1:, 0] == where[:-1, 0]
-        intervals = (where[1:, 1] - where[:-1, 1])[same].clamp_(max=self.isi_bins)
-        isi = torch.bincount(intervals, minlength=self.isi_bins + 1)
-        return LayerStats(counts.cpu(), fired.shape[2], isi.cpu())
+    def finish(self, name: str) -> LayerStats:
+        """Statistics of layer `name` for the batch."""
+        return LayerStats(
+            torch.stack(self._counts[name]).cpu(), self._neurons[name], self._isi[name].cpu()
+        )
