@@ -27,9 +27,9 @@ import sam_plugins_demo as demo
 import tonic.transforms as tt
 import torch
 from sam_plugins_demo import EmulatedDigits
-from sam_plugins_tonic import collate_frames
 
 from sam_plugins import CaptumMethod, RandomMap, SNNGradCAM, SpikeCount, class_scores, explain
+from sam_plugins.analysis import collate_frames
 from sam_plugins.metrics import (
     deletion_insertion,
     pointing_game,

@@ -22,13 +22,14 @@ import numpy as np
 import tonic.transforms as tt
 import torch
 from sam_plugins_demo import EmulatedDigits, demo_net
-from sam_plugins_tonic import analyze_dataset, collate_frames, explain_events
+from sam_plugins_tonic import explain_events
 from sam_plugins_tonic.render import polarity_image
 from snntorch import functional as SF
 from snntorch import utils
 from torch import nn
 from torch.utils.data import DataLoader
 
+from sam_plugins.analysis import analyze_dataset, collate_frames
 from sam_plugins.render import save_overlay_grid
 
 BINS = 10  # time bins per recording, as the demo model expects
@@ -102,9 +103,8 @@ def main() -> None:
         f"{analysis.accuracy:.1%}; wrote {analysis.path}"
     )
     for layer in analysis.layers:
-        profile = analysis.profile(layer).mean(0)
-        peak = int(profile.argmax())
-        rate = analysis.firing_rate(layer).mean()
+        peak = int(np.nanmean(analysis.profile(layer), 0).argmax())
+        rate = analysis.mean_rate(layer)
         print(f"  layer {layer}: SAM mass peaks at bin {peak}/{BINS}, firing rate {rate:.3f}")
 
 

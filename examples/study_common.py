@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import tonic.transforms as tt  # noqa: E402
 import torch  # noqa: E402
 from sam_plugins_demo import EmulatedDigits  # noqa: E402
-from sam_plugins_tonic import collate_frames, polarity_image  # noqa: E402
+from sam_plugins_tonic import polarity_image  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from sam_plugins import SAMResult, class_scores  # noqa: E402
+from sam_plugins.analysis import collate_frames  # noqa: E402
 from sam_plugins.render import save_overlay_grid  # noqa: E402
 
 Forward = Callable[[nn.Module, Tensor], Tensor]  # (model, inputs [T, B, ...]) -> outputs

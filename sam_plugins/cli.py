@@ -207,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _add_explain(subparsers)
+    from .analysis.command import add_analyze, add_report  # imports no h5py until run
+
+    add_analyze(subparsers)
+    add_report(subparsers)
     for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         try:
             ep.load()(subparsers)

@@ -1,4 +1,5 @@
-"""The `sam-plugins` command line: demo, explain, analyze, and its one-line errors."""
+"""The `sam-plugins` command line: demo, explain, and its one-line errors (analyze and report:
+tests/analysis/test_command.py)."""
 
 import base64
 import io
@@ -9,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -76,8 +76,9 @@ def test_demo_writes_report_pngs_and_gifs(demo_report, capsys):
 def test_shipped_demo_weights_classify_the_emulated_digits(tmp_path):
     import tonic.transforms as tt
     from sam_plugins_demo import EmulatedDigits
-    from sam_plugins_tonic import collate_frames
     from snntorch import utils
+
+    from sam_plugins.analysis import collate_frames
 
     net = demo.trained_demo_net()
     data = EmulatedDigits(tmp_path, train=False, limit=60)
@@ -118,16 +119,6 @@ def test_explain_reads_an_nmnist_recording_through_tonic(demo_report, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "r"), "--time-bins", "5"]) == 0
     images = report_images(tmp_path / "r" / "report.html")
     assert len(images) == 1 and len(images[0]["1"]) == 5 and images[0]["1"][0].shape == (34, 34, 3)
-
-
-def test_analyze_streams_statistics_to_hdf5(tmp_path, capsys):
-    out = tmp_path / "a.h5"
-    argv = ["analyze", "--data", str(tmp_path / "data"), "--limit", "12", "--out", str(out)]
-    assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "analysed 12 recordings, accuracy" in printed and "layer 1:" in printed
-    with h5py.File(out) as f:
-        assert f.attrs["done"] == 12
 
 
 @pytest.mark.parametrize(

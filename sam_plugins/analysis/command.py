@@ -61,13 +61,15 @@ def _argv(args: argparse.Namespace) -> list[str]:
     """The command line of `args` again, without --nproc (for the processes torchrun starts)."""
     argv = ["analyze"]
     for action in args._parser._actions:
-        value = getattr(args, action.dest, None)
-        if action.dest in ("help", "nproc", "func", "_parser") or value is None:
+        if action.dest in ("help", "nproc"):
             continue
-        if not action.option_strings:
+        value = getattr(args, action.dest, None)
+        if isinstance(action, argparse._StoreConstAction):  # flags: store_true, --no-report
+            argv += [action.option_strings[-1]] if value == action.const else []
+        elif value is None:
+            continue
+        elif not action.option_strings:
             argv.append(str(value))
-        elif isinstance(action, argparse._StoreTrueAction):
-            argv += [action.option_strings[-1]] if value else []
         elif isinstance(value, list):
             argv += [action.option_strings[-1], *map(str, value)]
         else:
@@ -82,7 +84,6 @@ def _analyze(args: argparse.Namespace) -> None:
     from sam_plugins.io import build_model
 
     from .report import write_analysis_report
-    from .result import AnalysisResult
     from .runner import analyze_dataset, prepare_analysis
     from .store import AnalysisError
 
@@ -122,8 +123,8 @@ def _analyze(args: argparse.Namespace) -> None:
         )
         if launch:  # refuse what the processes would refuse, before starting them
             prepare_analysis(model, dataset, args.out, world=args.nproc, **options)
-            _launch(args)
-            analysis = AnalysisResult(args.out)
+            _launch(args)  # rank 0 prints the summary and writes the report
+            return
         else:
             analysis = analyze_dataset(
                 model, dataset, args.out, batch_size=args.batch_size, device=device, **options

@@ -21,8 +21,7 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from sam_plugins import DEFAULT_GAMMA, SpikeActivationMap
-from sam_plugins.result import class_scores
+from sam_plugins import DEFAULT_GAMMA, SpikeActivationMap, class_scores
 
 from .result import AnalysisResult
 from .stats import SpikeStats
@@ -134,7 +133,7 @@ def analyze_dataset(
     rank, world = _world()
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, found {batch_size}")
-    sam = SpikeActivationMap(model, layers, gamma, **options)
+    sam = SpikeActivationMap(model, layers, gamma, run=run, **options)
     identity = _identity(
         model, sam, dataset, num_classes, isi_bins, save_maps, settings, class_names
     )
@@ -170,7 +169,7 @@ def analyze_dataset(
                 )
             index = np.array([next(first) for _ in range(len(labels))], dtype=np.int64)
             stats.reset(lengths)
-            result = sam.attribute(frames.to(device), run)
+            result = sam.attribute(frames.to(device))
             predictions = predict(result.outputs, lengths).cpu()
             rows, sums, layer_info = _batch(result, stats, labels, lengths, num_classes, save_maps)
             rows.update(

@@ -1,5 +1,5 @@
 """Event data through tonic: the emulator, N-MNIST files read by tonic, framing with tonic's
-transforms, SAM on the sensor grid, the dataset analysis and its HDF5 store, bad input."""
+transforms, SAM on the sensor grid, bad input (the dataset analysis: tests/analysis/)."""
 
 import numpy as np
 import pytest
@@ -11,11 +11,9 @@ from conftest import assert_matches_reference, hook_count, record_spikes
 from sam_plugins_demo import EmulatedDigits, load_digits
 from sam_plugins_tonic import (
     EVENT_DTYPE,
-    AnalysisResult,
     EventError,
     SaccadeEmulator,
     TonicReader,
-    analyze_dataset,
     check_events,
     explain_events,
     frame_events,
@@ -24,8 +22,6 @@ from sam_plugins_tonic import (
 )
 from snntorch import utils
 from torch import nn
-
-from sam_plugins import explain
 
 SENSOR = (34, 34, 2)
 GAMMA = 0.5
@@ -191,123 +187,6 @@ def test_polarity_rendering(tmp_path):
     assert rgb[1, 1].tolist() == [0, 0, 0]
     assert TonicReader().frame_image(frame).tolist() == rgb.tolist()
     assert TonicReader().frame_image(torch.zeros(1, 4, 4)) is None  # the core draws grey
-
-
-# --- dataset analysis -------------------------------------------------------------------------
-def ragged_dataset(n=11):
-    """Frames of different lengths (5 to 9 bins) with labels in 0..3."""
-    g = torch.Generator().manual_seed(1)
-    return [
-        ((torch.rand(5 + i % 5, 2, 34, 34, generator=g) < 0.3).float(), i % 4) for i in range(n)
-    ]
-
-
-def expected_statistics(net, data, layer):
-    """Per-sample explain() (no padding), aggregated by hand."""
-    t_max = max(len(x) for x, _ in data)
-    sums = np.zeros((4, t_max, 17, 17))
-    profile = np.zeros((4, t_max))
-    rate = np.zeros((4, t_max))
-    count = np.zeros((4, t_max))
-    isi = np.zeros(65)
-    predictions = []
-    for x, y in data:
-        r = explain(net, x.unsqueeze(1), keep_spikes=True)
-        steps = len(x)
-        sums[y, :steps] += r[layer].maps[:, 0].double().numpy()
-        profile[y, :steps] += r[layer].profile[:, 0].double().numpy()
-        spikes = r[layer].spikes[:, 0].flatten(1).numpy()  # [T, neurons]
-        rate[y, :steps] += spikes.mean(1)
-        count[y, :steps] += 1
-        for neuron in spikes.T:
-            times = np.nonzero(neuron)[0]
-            for d in np.diff(times):
-                isi[min(d, 64)] += 1
-        predictions.append(int(r.outputs[0][:, 0].sum(0).argmax()))
-    return sums / np.maximum(count, 1)[..., None, None], profile, rate, count, isi, predictions
-
-
-def test_analysis_matches_a_plain_per_sample_computation(tmp_path):
-    net, data = conv_snn(), ragged_dataset()
-    result = analyze_dataset(
-        net, data, tmp_path / "a.h5", num_classes=4, batch_size=4, progress=False
-    )
-    assert hook_count(net) == 0 and result.complete and result.done == len(data)
-    maps, profile, rate, count, isi, predictions = expected_statistics(net, data, "2")
-    np.testing.assert_allclose(result.count, count)
-    np.testing.assert_allclose(np.nan_to_num(result.mean_maps("2")), maps, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(
-        np.nan_to_num(result.profile("2")) * count, profile, rtol=1e-5, atol=1e-5
-    )
-    np.testing.assert_allclose(
-        np.nan_to_num(result.firing_rate("2")) * count, rate, rtol=1e-5, atol=1e-6
-    )
-    np.testing.assert_array_equal(result.isi_histogram("2"), isi)
-    assert result.predictions.tolist() == predictions
-    assert result.targets.tolist() == [y for _, y in data]
-    assert result.lengths.tolist() == [len(x) for x, _ in data]
-    assert result.sample_profiles("2").shape == (len(data), 9)
-    assert result.sample_profiles("5").shape == (len(data), 9)  # Linear layer: profile only
-    with pytest.raises(KeyError, match="no maps"):
-        result.mean_maps("5")
-
-
-class Interrupting(list):
-    """A dataset that raises KeyboardInterrupt when item `at` is read, like a user's Ctrl-C."""
-
-    def __init__(self, items, at):
-        super().__init__(items)
-        self.at = at
-
-    def __getitem__(self, i):
-        if i == self.at:
-            raise KeyboardInterrupt
-        return super().__getitem__(i)
-
-
-def test_interrupted_analysis_resumes_to_the_same_result(tmp_path):
-    net, data = conv_snn(), ragged_dataset()
-    full = analyze_dataset(
-        net, data, tmp_path / "full.h5", num_classes=4, batch_size=3, progress=False
-    )
-    with pytest.raises(KeyboardInterrupt):
-        analyze_dataset(
-            net,
-            Interrupting(data, at=7),
-            tmp_path / "part.h5",
-            num_classes=4,
-            batch_size=3,
-            progress=False,
-        )
-    partial = AnalysisResult(tmp_path / "part.h5")
-    assert partial.done == 6 and not partial.complete  # two whole batches committed
-    resumed = analyze_dataset(
-        net, data, tmp_path / "part.h5", num_classes=4, batch_size=3, progress=False
-    )
-    assert resumed.complete
-    for layer in ("2", "5"):
-        np.testing.assert_allclose(resumed.profile(layer), full.profile(layer))
-        np.testing.assert_array_equal(resumed.isi_histogram(layer), full.isi_histogram(layer))
-        np.testing.assert_allclose(resumed.sample_profiles(layer), full.sample_profiles(layer))
-    np.testing.assert_allclose(resumed.mean_maps("2"), full.mean_maps("2"))
-    assert resumed.predictions.tolist() == full.predictions.tolist()
-    with pytest.raises(ValueError, match="other settings"):
-        analyze_dataset(net, data, tmp_path / "part.h5", num_classes=5, progress=False)
-
-
-def test_analysis_of_emulated_digits_and_bad_items(digits, tmp_path):
-    net = conv_snn()
-    data = EmulatedDigits(digits, train=False, limit=8, transform=tt.ToFrame(SENSOR, n_time_bins=6))
-    result = analyze_dataset(
-        net, data, tmp_path / "d.h5", num_classes=10, batch_size=4, progress=False
-    )
-    assert result.complete and result.mean_maps("2").shape == (10, 6, 17, 17)
-    raw = EmulatedDigits(digits, train=False, limit=8)
-    with pytest.raises(TypeError, match="ToFrame"):
-        analyze_dataset(net, raw, tmp_path / "e.h5", num_classes=10, progress=False)
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
-        analyze_dataset(net, data, tmp_path / "f.h5", num_classes=3, progress=False)
-    assert hook_count(net) == 0
 
 
 def test_footprint_knows_where_the_digit_is_in_each_time_bin():

@@ -8,7 +8,7 @@ import tonic.transforms as tt
 from sam_plugins_tonic.gestures import CLASSES, SENSOR_SIZE, seeded_gesture_net, write_gestures
 from torch.utils.data import Subset
 
-from sam_plugins.analysis import analyze_dataset
+from sam_plugins.analysis import AnalysisResult, analyze_dataset
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +53,19 @@ def test_analysis_of_emulated_gestures_with_an_snntorch_net(root, tmp_path):
     assert result.mean_maps("5").shape == (CLASSES, 6, 16, 16)
     assert result.mean_rate("2") > 0 and result.sample_mass("5").min() > 0
     assert result.class_names[0] == "Hand clapping"
+
+
+def test_analyze_command_on_emulated_dvsgesture(root, tmp_path, capsys):
+    from sam_plugins.cli import main
+
+    out, report = tmp_path / "g.h5", tmp_path / "report"
+    argv = ["analyze", "sam_plugins_tonic.gestures:seeded_gesture_net"]
+    argv += ["--dataset", "tonic.datasets:DVSGesture", "--data", str(root), "--limit", "11"]
+    argv += ["--time-bins", "8", "--out", str(out), "--report", str(report), "--save-maps"]
+    assert main(argv) == 0
+    assert "analysed 11 samples" in capsys.readouterr().out
+    result = AnalysisResult(out)
+    assert result.num_classes == CLASSES and result.class_names[-1] == "Other gestures"
+    assert result.sample_maps("2").shape == (11, 32, 32)
+    page = (report / "report.html").read_text()
+    assert "Right arm cw" in page and "layer0-standout1.png" in page

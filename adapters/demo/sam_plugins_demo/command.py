@@ -7,9 +7,10 @@ import argparse
 import time
 from pathlib import Path
 
-from sam_plugins_tonic import collate_frames, polarity_image
+from sam_plugins_tonic import polarity_image
 from sam_plugins_tonic.events import to_frames
 
+from sam_plugins.analysis import collate_frames
 from sam_plugins.cli import (
     add_model_arguments,
     explain_frames,

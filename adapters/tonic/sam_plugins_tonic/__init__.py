@@ -6,7 +6,10 @@
 - `emulator`: `SaccadeEmulator`, event recordings made offline from still images.
 - `readers`: `TonicReader`, the input reader for ``sam-plugins explain`` and ``analyze``.
 - `render`: `polarity_image`, `show_sam_on_events`: event frames drawn by polarity.
-- `analysis`: `analyze_dataset` / `AnalysisResult`, SAM statistics over a dataset in HDF5.
+- `gestures`: emulated DVSGesture recordings in tonic's own layout, and a small SNN for them.
+
+The dataset analysis is the core's (`sam_plugins.analysis`); this plugin opens tonic datasets
+for it (`TonicReader.open_dataset`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from torch import Tensor, nn
 
 from sam_plugins import DEFAULT_GAMMA, SAMResult, explain
 
-from .analysis import AnalysisResult, analyze_dataset, collate_frames
 from .emulator import SaccadeEmulator
 from .events import EventError, EventFrames, check_events, frame_events
 from .formats import EVENT_DTYPE, read_nmnist_bin, write_nmnist_bin
@@ -28,15 +30,12 @@ from .render import polarity_image, show_sam_on_events
 
 __all__ = [
     "EVENT_DTYPE",
-    "AnalysisResult",
     "EventError",
     "EventExplanation",
     "EventFrames",
     "SaccadeEmulator",
     "TonicReader",
-    "analyze_dataset",
     "check_events",
-    "collate_frames",
     "explain_events",
     "frame_events",
     "polarity_image",

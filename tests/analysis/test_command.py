@@ -1,0 +1,107 @@
+"""`sam-plugins analyze` and `sam-plugins report`: one process, --nproc 2, one-line errors."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sam_plugins.analysis import AnalysisResult
+from sam_plugins.cli import main
+
+EXE = shutil.which("sam-plugins", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return tmp_path_factory.mktemp("digits")
+
+
+def analyze(data, out, *more):
+    return ["analyze", "--data", str(data), "--out", str(out), *more]
+
+
+def test_analyze_writes_the_file_and_the_report(data, tmp_path, capsys):
+    out, report = tmp_path / "a.h5", tmp_path / "report"
+    assert main(analyze(data, out, "--limit", "8", "--report", str(report))) == 0
+    printed = capsys.readouterr().out
+    assert "analysed 8 samples, accuracy" in printed and "layer 1:" in printed
+    assert "nan" not in printed  # classes absent from the first 8 samples are not averaged in
+    result = AnalysisResult(out)
+    assert result.done == 8 and result.identity["time_bins"] == 10
+    assert result.identity["dataset"] == "sam_plugins_demo:EmulatedDigits"
+    assert (report / "report.html").is_file() and (report / "layer0-maps.png").is_file()
+    # the report again, from the file alone
+    assert main(["report", str(out), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "layer0-maps.png").is_file()
+
+
+def one_line_error(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_other_settings_name_the_flag_to_start_over(data, tmp_path, capsys):
+    out = tmp_path / "a.h5"
+    assert main(analyze(data, out, "--limit", "4", "--no-report")) == 0
+    capsys.readouterr()
+    err = one_line_error(analyze(data, out, "--limit", "4", "--time-bins", "5"), capsys)
+    assert "time_bins: 10 there, 5 now" in err and "--restart" in err and "resume" not in err
+    err = one_line_error(analyze(data, out, "--limit", "5"), capsys)
+    assert "limit: 4 there, 5 now" in err
+    assert main(analyze(data, out, "--limit", "4", "--time-bins", "5", "--restart")) == 0
+    assert AnalysisResult(out).identity["time_bins"] == 5
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        (["--limit", "0"], "--limit must be at least 1, found 0"),
+        (["--nproc", "0"], "--nproc must be at least 1"),
+        (["--out", "{dir}"], "is a directory"),
+        (["--out", "{txt}"], "is not a sam-plugins analysis file"),
+        (["--out", "{txt}/a.h5"], "cannot create the folder"),
+        (["--layers", "nope"], "nope"),
+        (["--dataset", "tonic.datasets:NMNIST", "--data", "{dir}"], "cannot open"),
+        (["--dataset", "numpy:ones"], "no installed reader opens numpy:ones"),
+    ],
+)
+def test_errors_are_one_line(data, tmp_path, capsys, more, message):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "x.txt").write_text("notes")
+    more = [m.format(dir=tmp_path / "dir", txt=tmp_path / "x.txt") for m in more]
+    argv = analyze(data, tmp_path / "a.h5", "--limit", "4", "--no-report", *more)
+    assert message in one_line_error(argv, capsys)
+
+
+def test_report_of_a_missing_or_foreign_file(tmp_path, capsys):
+    assert "not found" in one_line_error(["report", str(tmp_path / "none.h5")], capsys)
+    (tmp_path / "x.h5").write_text("text")
+    assert "as HDF5" in one_line_error(["report", str(tmp_path / "x.h5")], capsys)
+
+
+def test_nproc_2_gives_the_single_process_file(data, tmp_path):
+    common = ["--limit", "10", "--batch-size", "3", "--save-maps", "--no-report"]
+    one = subprocess.run(
+        [EXE, *analyze(data, tmp_path / "one.h5", *common)], capture_output=True, timeout=120
+    )
+    assert one.returncode == 0, one.stderr[-2000:]
+    two = subprocess.run(
+        [EXE, *analyze(data, tmp_path / "two.h5", *common, "--nproc", "2")],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert two.stdout.count("analysed 10 samples") == 1  # rank 0 reports, once
+    a, b = AnalysisResult(tmp_path / "one.h5"), AnalysisResult(tmp_path / "two.h5")
+    assert a.identity == b.identity
+    np.testing.assert_array_equal(a.predictions, b.predictions)
+    for layer in a.layers:
+        np.testing.assert_array_equal(a.sample_profiles(layer), b.sample_profiles(layer))
+        np.testing.assert_allclose(a.firing_rate(layer), b.firing_rate(layer), rtol=1e-9)
+        if a.has_maps(layer):
+            np.testing.assert_array_equal(a.sample_maps(layer), b.sample_maps(layer))
+            np.testing.assert_allclose(a.mean_maps(layer), b.mean_maps(layer), rtol=1e-9)
