@@ -1,27 +1,40 @@
-"""Dataset analysis throughput against plain inference over the same event data, in one run.
+"""Dataset analysis throughput: against plain inference in one process, and over processes.
 
-    python benchmarks/bench_analysis.py [--data examples/output/data] [--repeats 3]
+    python benchmarks/bench_analysis.py [--data examples/output/data] [--repeats 5]
+    python benchmarks/bench_analysis.py --scale [--repeats 3]
 
 Data: the emulated test digits (297 N-MNIST-style recordings, read by tonic and framed with
 ToFrame into 10 bins of 2x34x34). Model: dvs_vgg (3x conv-BN-LIF-pool, 32/64/128 channels),
-single-step, one call per bin. Both sides read, frame and batch the same files with the same
-DataLoader settings (batch 32); plain inference runs the model under no_grad, the analysis runs
-analyze_dataset (SAM of all 4 neuron layers, firing rates, ISI histograms, HDF5 writes).
+single-step, one call per bin, batch 32.
+
+Default: plain inference (the model under no_grad over the same DataLoader) and analyze_dataset
+(SAM of all 4 neuron layers, firing rates, ISI histograms, the commits and the HDF5 merge), timed
+in pairs in alternating order; the ratio of each pair, their median and range are printed.
+
+--scale: the analysis alone, each run a fresh process timed from inside (after imports and
+model set-up, until the HDF5 file is merged): one process at 1 thread, one at 2 threads, and
+2 processes of 1 thread each under torchrun (gloo), in alternating order.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import tonic.transforms as tt
 import torch
+import torch.distributed as dist
 from models import PlainLIF, dvs_vgg
-from sam_plugins_tonic import EmulatedDigits, analyze_dataset, collate_frames
+from sam_plugins_demo import EmulatedDigits
 from torch.utils.data import DataLoader
+
+from sam_plugins.analysis import analyze_dataset, collate_frames
 
 
 def run(net, frames):
@@ -32,51 +45,122 @@ def run(net, frames):
     return torch.stack([net(x) for x in frames])
 
 
-def plain(net, data, batch_size):
+def setup(data_folder: Path):
+    torch.manual_seed(0)
+    frames = tt.ToFrame((34, 34, 2), n_time_bins=10)
+    return dvs_vgg(size=34).eval(), EmulatedDigits(data_folder, train=False, transform=frames)
+
+
+def plain(net, data, batch_size, out):
     with torch.no_grad():
         for frames, _, _ in DataLoader(data, batch_size=batch_size, collate_fn=collate_frames):
             run(net, frames)
 
 
-def analyse(net, data, batch_size, folder):
+def analyse(net, data, batch_size, out):
     analyze_dataset(
-        net,
-        data,
-        Path(folder) / "a.h5",
-        num_classes=10,
-        batch_size=batch_size,
-        layers=PlainLIF,
-        run=run,
-        resume=False,
-        progress=False,
+        net, data, out, num_classes=10, batch_size=batch_size, layers=PlainLIF, run=run,
+        resume=False, progress=False,
+    )  # fmt: skip
+
+
+def compare(args) -> None:
+    net, data = setup(args.data)
+    times = {"plain inference": [], "analyze_dataset": []}
+    ratios = []
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "a.h5"
+        analyse(net, data, args.batch_size, out)  # warm-up: files cached, kernels compiled
+        for i in range(args.repeats):  # alternating order, so drift hits both alike
+            jobs = [("plain inference", plain), ("analyze_dataset", analyse)]
+            pair = {}
+            for name, job in jobs if i % 2 == 0 else jobs[::-1]:
+                start = time.perf_counter()
+                job(net, data, args.batch_size, out)
+                pair[name] = time.perf_counter() - start
+                times[name].append(pair[name])
+            ratios.append(pair["plain inference"] / pair["analyze_dataset"])
+    print(f"{len(data)} recordings, {torch.get_num_threads()} threads, {args.repeats} pairs")
+    for name, seconds in times.items():
+        rates = sorted(len(data) / s for s in seconds)
+        median = statistics.median(rates)
+        print(f"  {name:16s} {median:7.1f} samples/s  ({rates[0]:.1f}-{rates[-1]:.1f})")
+    ratios.sort()
+    print(
+        f"  analysis / plain throughput: median {statistics.median(ratios):.3f}, range "
+        f"{ratios[0]:.3f}-{ratios[-1]:.3f}, pairs: {' '.join(f'{r:.3f}' for r in ratios)}"
     )
+
+
+def worker(args) -> None:
+    """One timed analysis; under torchrun, one rank of it."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("gloo")
+    net, data = setup(args.data)
+    if distributed:
+        dist.barrier()
+    start = time.perf_counter()
+    analyse(net, data, args.batch_size, args.worker)
+    seconds = time.perf_counter() - start
+    if not distributed or dist.get_rank() == 0:
+        print(f"seconds {seconds:.4f} threads {torch.get_num_threads()}")
+    if distributed:
+        dist.destroy_process_group()
+
+
+def scale(args) -> None:
+    me = [str(Path(__file__).resolve()), "--data", str(args.data)]
+    me += ["--batch-size", str(args.batch_size)]
+    setups = {
+        "1 process, 1 thread": (1, 1),
+        "1 process, 2 threads": (1, 2),
+        "2 processes, 1 thread each": (2, 1),
+    }
+    times: dict[str, list[float]] = {name: [] for name in setups}
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(args.repeats):
+            order = list(setups.items())
+            for name, (nproc, threads) in order if i % 2 == 0 else order[::-1]:
+                env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+                out = str(Path(folder) / f"{nproc}-{threads}.h5")
+                launcher = [sys.executable]
+                if nproc > 1:
+                    launcher += ["-m", "torch.distributed.run", "--standalone"]
+                    launcher += [f"--nproc-per-node={nproc}"]
+                done = subprocess.run(
+                    [*launcher, *me, "--worker", out],
+                    env=env, capture_output=True, text=True, timeout=600, check=True,
+                )  # fmt: skip
+                line = next(x for x in done.stdout.splitlines() if x.startswith("seconds"))
+                times[name].append(float(line.split()[1]))
+    base = {k: statistics.median(v) for k, v in times.items()}
+    for name, seconds in times.items():
+        each = " ".join(f"{s:.2f}" for s in seconds)
+        print(f"  {name:28s} median {base[name]:6.2f} s   runs: {each}")
+    two = times["2 processes, 1 thread each"]
+    for name in ("1 process, 1 thread", "1 process, 2 threads"):
+        speedups = sorted(a / b for a, b in zip(times[name], two, strict=True))
+        print(
+            f"  speed-up of 2 processes over {name}: median "
+            f"{statistics.median(speedups):.2f}x, range {speedups[0]:.2f}-{speedups[-1]:.2f}x"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("examples/output/data"))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--scale", action="store_true", help="1 and 2 processes")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    data = EmulatedDigits(args.data, train=False, transform=tt.ToFrame((34, 34, 2), n_time_bins=10))
-    net = dvs_vgg(size=34).eval()
-    times = {"plain inference": [], "analyze_dataset": []}
-    with tempfile.TemporaryDirectory() as folder:
-        for _ in range(args.repeats):  # interleaved, so drift hits both alike
-            for name, job in (("plain inference", plain), ("analyze_dataset", analyse)):
-                start = time.perf_counter()
-                job(net, data, args.batch_size) if job is plain else job(
-                    net, data, args.batch_size, folder
-                )
-                times[name].append(time.perf_counter() - start)
-    print(f"{len(data)} recordings, {torch.get_num_threads()} threads, repeats {args.repeats}")
-    rates = {k: len(data) / statistics.median(v) for k, v in times.items()}
-    for name, rate in rates.items():
-        print(f"  {name:16s} {rate:8.1f} samples/s  (median of {args.repeats})")
-    print(
-        f"  analysis / plain throughput: {rates['analyze_dataset'] / rates['plain inference']:.2f}"
-    )
+    if args.worker:
+        worker(args)
+    elif args.scale:
+        scale(args)
+    else:
+        compare(args)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from sam_plugins.engine import backend
+
+try:
+    from . import _numba
+except ImportError:  # numba is optional (the "fast" extra): the torch path does the same
+    _numba = None
 
 
 @dataclass
@@ -54,6 +62,15 @@ class SpikeStats:
 
     def __call__(self, target, spikes: Tensor) -> None:
         name, n, batch = target.name, spikes.shape[0], spikes.shape[1]
+        if (
+            _numba is not None
+            and backend.current().name == "numba"
+            and spikes.is_cpu
+            and spikes.is_contiguous()
+            and spikes.dtype in (torch.float32, torch.float64)
+        ):
+            self._compiled(name, spikes)
+            return
         flat = spikes.reshape(n, -1)  # [steps, B * neurons]
         if name not in self._steps:
             self._steps[name] = 0
@@ -81,8 +98,27 @@ class SpikeStats:
             last[position] = t
         self._steps[name] = first + n
 
+    def _compiled(self, name: str, spikes: Tensor) -> None:
+        """The same statistics in one compiled pass (numba): state kept as numpy arrays."""
+        batch = spikes.shape[1]
+        if name not in self._steps:
+            self._steps[name] = 0
+            neurons = spikes[0, 0].numel()
+            self._last[name] = np.full((batch, neurons), -1, dtype=np.int64)
+            self._counts[name] = []
+            self._isi[name] = np.zeros((batch, self.isi_bins + 1), dtype=np.int64)
+            self._neurons[name] = neurons
+            self._lengths_np = self.lengths.numpy().astype(np.int64)
+        first = self._steps[name]
+        counts = _numba.spike_stats(
+            spikes, first, self._lengths_np, self._last[name], self._isi[name]
+        )
+        self._counts[name].append(torch.from_numpy(counts))
+        self._steps[name] = first + spikes.shape[0]
+
     def finish(self, name: str) -> LayerStats:
         """Statistics of layer `name` for the batch."""
-        return LayerStats(
-            torch.stack(self._counts[name]).cpu(), self._neurons[name], self._isi[name].cpu()
-        )
+        counts, isi = self._counts[name], self._isi[name]
+        if isinstance(isi, np.ndarray):  # compiled: per-step blocks, per-sample histograms
+            return LayerStats(torch.cat(counts), self._neurons[name], torch.from_numpy(isi.sum(0)))
+        return LayerStats(torch.stack(counts).cpu(), self._neurons[name], isi.cpu())

@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from plain_snn import ConvSNN
 
+from sam_plugins.analysis import analyze_dataset
+
+LAYERS = ["lif1", "lif2", "lif3"]
+
 
 def net(seed: int = 0, size: int = 16) -> ConvSNN:
     torch.manual_seed(seed)
@@ -38,3 +42,22 @@ class Frames(torch.utils.data.Dataset):
         return (torch.rand(steps, 2, self.size, self.size, generator=g) < 0.3).float(), (
             i % self.classes
         )
+
+
+class Interrupting(Frames):
+    """Raises KeyboardInterrupt when item `at` is read, like a user's Ctrl-C."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def __getitem__(self, i):
+        if i == self.at:
+            raise KeyboardInterrupt
+        return super().__getitem__(i)
+
+
+def analyse(data, path, **options):
+    options = {"num_classes": 4, "run": run, "batch_size": 3, "progress": False, **options}
+    options.setdefault("layers", LAYERS)
+    return analyze_dataset(net(), data, path, **options)

@@ -4,8 +4,7 @@ import re
 import shutil
 
 import pytest
-from analysis_data import Frames
-from test_statistics import analyse
+from analysis_data import Frames, analyse
 
 from sam_plugins.analysis.report import standout_samples, write_analysis_report
 

@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-from analysis_data import Frames, net, run
+from analysis_data import LAYERS, Frames, Interrupting, analyse, net, run
 from conftest import hook_count
 
 from sam_plugins import explain
 from sam_plugins.analysis import AnalysisError, AnalysisResult, analyze_dataset
-
-LAYERS = ["lif1", "lif2", "lif3"]
+from sam_plugins.engine import backend
 
 
 def expected(model, data, layer, classes=4, bins=64):
@@ -42,12 +41,14 @@ def expected(model, data, layer, classes=4, bins=64):
     return means, count, isi, rows
 
 
-def test_analysis_matches_a_plain_per_sample_computation(tmp_path):
+@pytest.mark.parametrize("kernels", ["numba", "torch"])
+def test_analysis_matches_a_plain_per_sample_computation(tmp_path, kernels):
     model, data = net(), Frames()
-    result = analyze_dataset(
-        model, data, tmp_path / "a.h5", num_classes=4, layers=["lif1", "lif3"], run=run,
-        batch_size=4, progress=False, save_maps=True,
-    )  # fmt: skip
+    with backend.use(kernels):  # the statistics' compiled pass, and their torch ops
+        result = analyze_dataset(
+            model, data, tmp_path / "a.h5", num_classes=4, layers=["lif1", "lif3"], run=run,
+            batch_size=4, progress=False, save_maps=True,
+        )  # fmt: skip
     assert hook_count(model) == 0 and result.done == len(data)
     means, count, isi, rows = expected(model, data, "lif1")
     assert result.layers == ["lif1", "lif3"]
@@ -73,25 +74,6 @@ def test_analysis_matches_a_plain_per_sample_computation(tmp_path):
         result.mean_maps("lif3")
     assert result.confusion_matrix().sum() == len(data)
     assert not (tmp_path / "a.h5.parts").exists()
-
-
-class Interrupting(Frames):
-    """Raises KeyboardInterrupt when item `at` is read, like a user's Ctrl-C."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at = at
-
-    def __getitem__(self, i):
-        if i == self.at:
-            raise KeyboardInterrupt
-        return super().__getitem__(i)
-
-
-def analyse(data, path, **options):
-    options = {"num_classes": 4, "run": run, "batch_size": 3, "progress": False, **options}
-    options.setdefault("layers", LAYERS)
-    return analyze_dataset(net(), data, path, **options)
 
 
 def test_interrupted_analysis_resumes_to_the_same_result(tmp_path):

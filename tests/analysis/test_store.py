@@ -8,9 +8,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from analysis_data import Frames, net, run
+from analysis_data import Frames, Interrupting, analyse, net, run
 from plain_snn import PlainLIF
-from test_statistics import Interrupting, analyse
 
 from sam_plugins.analysis import AnalysisError, AnalysisResult, analyze_dataset
 
