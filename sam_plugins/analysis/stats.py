@@ -45,8 +45,8 @@ class SpikeStats:
     """
 
     def __init__(self, isi_bins: int = 64) -> None:
-        if isi_bins < 1:
-            raise ValueError(f"isi_bins must be at least 1, found {isi_bins}")
+        if not 1 <= isi_bins <= 254:
+            raise ValueError(f"isi_bins must be in [1, 254], found {isi_bins}")
         self.isi_bins = isi_bins
         self.reset(torch.ones(1, dtype=torch.long))
 
@@ -99,14 +99,14 @@ class SpikeStats:
         self._steps[name] = first + n
 
     def _compiled(self, name: str, spikes: Tensor) -> None:
-        """The same statistics in one compiled pass (numba): state kept as numpy arrays."""
+        """The same statistics in compiled passes (numba): state kept as numpy arrays."""
         batch = spikes.shape[1]
         if name not in self._steps:
             self._steps[name] = 0
             neurons = spikes[0, 0].numel()
-            self._last[name] = np.full((batch, neurons), -1, dtype=np.int64)
+            self._last[name] = np.zeros((batch, neurons), dtype=np.uint8)  # ages
             self._counts[name] = []
-            self._isi[name] = np.zeros((batch, self.isi_bins + 1), dtype=np.int64)
+            self._isi[name] = np.zeros((batch, _numba.CODES), dtype=np.int64)
             self._neurons[name] = neurons
             self._lengths_np = self.lengths.numpy().astype(np.int64)
         first = self._steps[name]
@@ -119,6 +119,10 @@ class SpikeStats:
     def finish(self, name: str) -> LayerStats:
         """Statistics of layer `name` for the batch."""
         counts, isi = self._counts[name], self._isi[name]
-        if isinstance(isi, np.ndarray):  # compiled: per-step blocks, per-sample histograms
-            return LayerStats(torch.cat(counts), self._neurons[name], torch.from_numpy(isi.sum(0)))
+        if isinstance(isi, np.ndarray):  # compiled: per-step blocks, per-sample interval codes
+            codes = isi.sum(0)
+            folded = codes[: self.isi_bins + 1].copy()
+            folded[0] = 0
+            folded[-1] += codes[self.isi_bins + 1 :].sum()
+            return LayerStats(torch.cat(counts), self._neurons[name], torch.from_numpy(folded))
         return LayerStats(torch.stack(counts).cpu(), self._neurons[name], isi.cpu())

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from analysis_data import LAYERS, Frames, Interrupting, analyse, net, run
 from conftest import hook_count
 
@@ -133,3 +134,28 @@ def test_a_finished_file_is_not_recomputed(tmp_path):
     assert (tmp_path / "a.h5").stat().st_mtime_ns == stamp
     np.testing.assert_array_equal(again.sample_rates("lif1"), first.sample_rates("lif1"))
     assert isinstance(AnalysisResult(tmp_path / "a.h5").identity["weights"], str)
+
+
+@pytest.mark.parametrize("kernels", ["numba", "torch"])
+def test_long_intervals_land_in_the_last_bin(tmp_path, kernels):
+    """A neuron firing at steps 0, 260, 270 and 275 of 300: intervals 260 (beyond the 255 the
+    compiled pass tells apart), 10 and 5; with isi_bins=8 the 260 and the 10 share the last bin."""
+    from plain_snn import PlainLIF
+
+    frames = torch.zeros(300, 1, 2, 2)
+    frames[[0, 260, 270, 275], 0, 0, 0] = 1.0
+    model = torch.nn.Sequential(PlainLIF(0.0, 0.5)).eval()
+
+    def run_once(m, x):
+        m[0].reset()
+        return torch.stack([m(step).flatten(1)[:, :2] for step in x])
+
+    with backend.use(kernels):
+        result = analyze_dataset(
+            model, [(frames, 0)], tmp_path / "a.h5", num_classes=2, layers=["0"],
+            run=run_once, isi_bins=8, progress=False,
+        )  # fmt: skip
+    expected = np.zeros(9)
+    expected[5], expected[8] = 1, 2
+    np.testing.assert_array_equal(result.isi_histogram("0"), expected)
+    assert result.sample_rates("0")[0] == pytest.approx(4 / (300 * 4))
