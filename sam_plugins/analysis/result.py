@@ -18,8 +18,12 @@ class AnalysisResult:
     that reached a time bin (NaN where none did). Layers are named as in the model.
 
     Attributes:
-        path, identity (the settings that made it), num_classes, gamma, layers (names),
-        targets, predictions, lengths, indices: [N] per sample.
+        path: the file.
+        identity: the settings that made it (dataset, layers, gamma, weights fingerprint, ...).
+        num_classes: number of classes; `class_names` their names.
+        layers: the layers' names, in model order.
+        targets: labels [N]; `predictions`, `lengths`, `indices` (dataset positions) alike.
+        count: samples per class that reached each time bin [C, T].
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -45,7 +49,6 @@ class AnalysisResult:
                 samples[k][()] for k in ("index", "target", "prediction", "length")
             )
             self.count: np.ndarray = f["classes/count"][()]
-            """Samples per class that reached each time bin [C, T]."""
             self._data = {
                 (name, key): f[f"layers/{i}/{key}"][()]
                 for i, name in enumerate(self.layers)
