@@ -149,9 +149,16 @@ def write_analysis_report(
     """Write ``report.html`` and its PNGs into `folder` from an analysis file; return the page.
 
     The page refers to the PNGs by relative names only: the folder is self-contained."""
+    import matplotlib
+
     if not isinstance(result, AnalysisResult):
         result = AnalysisResult(result)
-    folder = Path(folder)
+    with matplotlib.rc_context({"text.parse_math": False}):  # names are text, never TeX
+        return _write(result, Path(folder), title)
+
+
+def _write(result: AnalysisResult, folder: Path, title: str | None) -> Path:
+    """`write_analysis_report` with the results read."""
     folder.mkdir(parents=True, exist_ok=True)
     e = html.escape
     names = result.class_names

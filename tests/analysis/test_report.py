@@ -8,7 +8,7 @@ from analysis_data import Frames, analyse
 
 from sam_plugins.analysis.report import standout_samples, write_analysis_report
 
-EVIL = ['<img src=x onerror="document.title=1">', "one", "../two", "three & <b>3</b>"]
+EVIL = ['<img src=x onerror="document.title=1">', r"$\frac{1$", "../two", "three & <b>3</b>"]
 
 
 @pytest.fixture(scope="module")
