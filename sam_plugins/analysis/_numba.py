@@ -1,12 +1,14 @@
-"""The spike statistics of one call in compiled passes over the layer (numba, optional).
+"""The spike statistics of a layer in compiled passes (numba, optional): spikes per step and
+sample, and the inter-spike intervals, with no per-spike branch or scatter while the model runs.
 
-Each neuron keeps one byte, its age: 0 before its first spike, else the steps since its last
-spike (saturating at 255). Per sample (in parallel) and step, a branch-free pass over the layer
-counts the spikes, writes each spike's interval code (the neuron's age, 0 where it did not fire
-or never fired before) and moves the ages on; a second pass histograms the codes into four
-interleaved histograms (no dependency between neighbouring increments). Both passes cost the
-same whatever the firing rate, and the spikes are read once. `sam_plugins.analysis.stats` uses
-them when the engine's backend is numba and the spikes are a contiguous CPU float tensor.
+Per step, one branch-free pass over the layer counts each sample's spikes and sets the step's
+bit in each neuron's 16-bit word (16 steps per block). Once per block, the intervals inside
+each word are counted with bit arithmetic, for every gap d at once over the layer: the spike
+pairs d steps apart with no spike between are ``w & (w >> d) & ~(w >> 1 | ... | w >> (d - 1))``;
+an interval that crosses a block boundary joins the neuron's age (steps since its last spike,
+one byte, saturating at 255) to the position of the word's first spike. `sam_plugins.analysis
+.stats` uses this when the engine's backend is numba and the spikes are a contiguous CPU float
+tensor.
 """
 
 from __future__ import annotations
@@ -15,48 +17,98 @@ import numba
 import numpy as np
 from torch import Tensor
 
-CODES = 256  # interval codes: 0 (no interval), 1..254 steps, 255: 255 steps or more
+CODES = 256  # interval counts by length: 1..254 steps, 255: 255 steps or more
+BLOCK = 16
+
+
+@numba.njit(inline="always")
+def _popcount(x):  # pragma: no cover - compiled
+    x = x - ((x >> 1) & 0x5555)
+    x = (x & 0x3333) + ((x >> 2) & 0x3333)
+    x = (x + (x >> 4)) & 0x0F0F
+    return (x + (x >> 8)) & 0x1F
+
+
+@numba.njit(cache=True)
+def _flush(bits, age, length, codes):  # pragma: no cover - compiled
+    """Count the intervals of one sample's block of `length` steps into `codes` [CODES], move
+    the ages on and clear the words."""
+    neurons = bits.shape[0]
+    within = np.zeros(BLOCK, np.int64)
+    for i in range(neurons):
+        w = np.int64(bits[i])
+        seen = np.int64(0)
+        for d in range(1, BLOCK):
+            within[d] += _popcount(w & (w >> d) & ~seen)
+            seen |= w >> d
+    for d in range(1, BLOCK):
+        codes[d] += within[d]
+    for i in range(neurons):
+        w = np.int64(bits[i])
+        a = np.int64(age[i])
+        if w != 0:
+            if a != 0:  # the interval from the last block's last spike to this block's first
+                codes[min(a + _popcount((w & -w) - 1), CODES - 1)] += 1
+            x = w | (w >> 1)
+            x |= x >> 2
+            x |= x >> 4
+            x |= x >> 8
+            age[i] = length - (_popcount(x) - 1)  # steps from the last spike to the next block
+        elif a != 0:
+            age[i] = min(a + length, 255)
+        bits[i] = 0
 
 
 @numba.njit(parallel=True, cache=True)
-def _stats(spikes, first, lengths, age, counts, codes):  # pragma: no cover - compiled
+def _steps(spikes, first, lengths, bits, age, counts, codes):  # pragma: no cover - compiled
     steps, batch, neurons = spikes.shape
     for b in numba.prange(batch):
-        code = np.empty(neurons, np.uint8)
-        h = np.zeros((4, CODES), np.int64)
-        a = age[b]
+        word = bits[b]
         for k in range(steps):
-            if first + k >= lengths[b]:  # padding from here on: counts nowhere
+            t = first + k
+            if t >= lengths[b]:  # padding from here on: counts nowhere
                 break
             row = spikes[k, b]
+            shift = np.uint16(t % BLOCK)
             n = 0
             for i in range(neurons):
-                fired = row[i] != 0
-                ai = a[i]
+                fired = np.uint16(row[i] != 0)
                 n += fired
-                code[i] = ai if fired else 0
-                a[i] = 1 if fired else ai + (ai != 0) * (ai != 255)
-            whole = neurons - neurons % 4
-            for i in range(0, whole, 4):
-                h[0, code[i]] += 1
-                h[1, code[i + 1]] += 1
-                h[2, code[i + 2]] += 1
-                h[3, code[i + 3]] += 1
-            for i in range(whole, neurons):
-                h[0, code[i]] += 1
+                word[i] |= fired << shift
             counts[k, b] = n
-        for j in range(1, CODES):
-            codes[b, j] += h[0, j] + h[1, j] + h[2, j] + h[3, j]
+            if t % BLOCK == BLOCK - 1:
+                _flush(word, age[b], BLOCK, codes[b])
+
+
+@numba.njit(parallel=True, cache=True)
+def _finish(bits, age, codes):  # pragma: no cover - compiled
+    for b in numba.prange(bits.shape[0]):
+        _flush(bits[b], age[b], BLOCK, codes[b])
 
 
 def spike_stats(
-    spikes: Tensor, first: int, lengths: np.ndarray, age: np.ndarray, codes: np.ndarray
+    spikes: Tensor, first: int, lengths: np.ndarray, state: dict[str, np.ndarray]
 ) -> np.ndarray:
     """Spikes per step and sample [steps, B] of `spikes` [steps, B, ...] (contiguous CPU float)
-    whose first step is step `first` of the sequence. `age` [B, neurons] (uint8, zeros at the
-    start of a sequence) and the per-sample interval-code counts `codes` [B, 256] (int64; code k
-    in 1..254: intervals of k steps, 255: of 255 or more) are updated in place."""
+    whose first step is step `first` of the sequence. `state` (from `new_state`) is updated."""
     steps, batch = spikes.shape[:2]
     counts = np.zeros((steps, batch), dtype=np.int64)
-    _stats(spikes.numpy().reshape(steps, batch, -1), first, lengths, age, counts, codes)
+    values = spikes.numpy().reshape(steps, batch, -1)
+    _steps(values, first, lengths, state["bits"], state["age"], counts, state["codes"])
     return counts
+
+
+def new_state(batch: int, neurons: int) -> dict[str, np.ndarray]:
+    """Zeroed state of a layer for a new sequence: the neurons' words and ages, and the
+    per-sample interval counts [B, CODES]."""
+    return {
+        "bits": np.zeros((batch, neurons), np.uint16),
+        "age": np.zeros((batch, neurons), np.uint8),
+        "codes": np.zeros((batch, CODES), np.int64),
+    }
+
+
+def interval_counts(state: dict[str, np.ndarray]) -> np.ndarray:
+    """Close the open block and return the interval counts [CODES] summed over samples."""
+    _finish(state["bits"], state["age"], state["codes"])
+    return state["codes"].sum(0)

@@ -100,27 +100,23 @@ class SpikeStats:
 
     def _compiled(self, name: str, spikes: Tensor) -> None:
         """The same statistics in compiled passes (numba): state kept as numpy arrays."""
-        batch = spikes.shape[1]
         if name not in self._steps:
             self._steps[name] = 0
             neurons = spikes[0, 0].numel()
-            self._last[name] = np.zeros((batch, neurons), dtype=np.uint8)  # ages
+            self._isi[name] = _numba.new_state(spikes.shape[1], neurons)
             self._counts[name] = []
-            self._isi[name] = np.zeros((batch, _numba.CODES), dtype=np.int64)
             self._neurons[name] = neurons
             self._lengths_np = self.lengths.numpy().astype(np.int64)
         first = self._steps[name]
-        counts = _numba.spike_stats(
-            spikes, first, self._lengths_np, self._last[name], self._isi[name]
-        )
+        counts = _numba.spike_stats(spikes, first, self._lengths_np, self._isi[name])
         self._counts[name].append(torch.from_numpy(counts))
         self._steps[name] = first + spikes.shape[0]
 
     def finish(self, name: str) -> LayerStats:
         """Statistics of layer `name` for the batch."""
         counts, isi = self._counts[name], self._isi[name]
-        if isinstance(isi, np.ndarray):  # compiled: per-step blocks, per-sample interval codes
-            codes = isi.sum(0)
+        if isinstance(isi, dict):  # compiled: per-step blocks, interval counts by length
+            codes = _numba.interval_counts(isi)
             folded = codes[: self.isi_bins + 1].copy()
             folded[0] = 0
             folded[-1] += codes[self.isi_bins + 1 :].sum()

@@ -25,11 +25,11 @@ def run(model, frames):
 
 
 class Frames(torch.utils.data.Dataset):
-    """`n` random spike-frame recordings [5..9, 2, size, size] with labels i % 4; item i is the
-    same whenever it is read."""
+    """`n` random spike-frame recordings [5..9, 2, size, size] (with `first` > 5: [first ..
+    first + 12] in steps of 3) with labels i % 4; item i is the same whenever it is read."""
 
-    def __init__(self, n: int = 11, size: int = 16, classes: int = 4) -> None:
-        self.n, self.size, self.classes = n, size, classes
+    def __init__(self, n: int = 11, size: int = 16, classes: int = 4, first: int = 5) -> None:
+        self.n, self.size, self.classes, self.first = n, size, classes, first
 
     def __len__(self) -> int:
         return self.n
@@ -38,7 +38,7 @@ class Frames(torch.utils.data.Dataset):
         if not 0 <= i < self.n:
             raise IndexError(i)
         g = torch.Generator().manual_seed(1000 + i)
-        steps = 5 + i % 5
+        steps = self.first + 3 * (i % 5) if self.first > 5 else 5 + i % 5
         return (torch.rand(steps, 2, self.size, self.size, generator=g) < 0.3).float(), (
             i % self.classes
         )

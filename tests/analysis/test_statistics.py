@@ -42,9 +42,9 @@ def expected(model, data, layer, classes=4, bins=64):
     return means, count, isi, rows
 
 
-@pytest.mark.parametrize("kernels", ["numba", "torch"])
-def test_analysis_matches_a_plain_per_sample_computation(tmp_path, kernels):
-    model, data = net(), Frames()
+@pytest.mark.parametrize(("kernels", "first"), [("numba", 5), ("torch", 5), ("numba", 14)])
+def test_analysis_matches_a_plain_per_sample_computation(tmp_path, kernels, first):
+    model, data = net(), Frames(first=first)  # 14: 14 to 26 steps, over 16-step blocks
     with backend.use(kernels):  # the statistics' compiled pass, and their torch ops
         result = analyze_dataset(
             model, data, tmp_path / "a.h5", num_classes=4, layers=["lif1", "lif3"], run=run,
@@ -70,7 +70,8 @@ def test_analysis_matches_a_plain_per_sample_computation(tmp_path, kernels):
     assert result.targets.tolist() == [y for _, y in data]
     assert result.lengths.tolist() == [len(x) for x, _ in data]
     assert result.indices.tolist() == list(range(len(data)))
-    assert result.sample_profiles("lif3").shape == (len(data), 9)  # Linear layer: profile only
+    steps = max(len(x) for x, _ in data)
+    assert result.sample_profiles("lif3").shape == (len(data), steps)  # Linear: profile only
     with pytest.raises(KeyError, match="no maps"):
         result.mean_maps("lif3")
     assert result.confusion_matrix().sum() == len(data)
