@@ -30,33 +30,43 @@ def _popcount(x):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _flush(bits, age, length, codes):  # pragma: no cover - compiled
-    """Count the intervals of one sample's block of `length` steps into `codes` [CODES], move
-    the ages on and clear the words."""
+def _flush(bits, age, length, codes, cross, more):  # pragma: no cover - compiled
+    """Count the intervals of one sample's block (`length` steps) into `codes` [CODES], and
+    clear the words. `cross`: join the intervals from the last block (ages); `more`: another
+    block follows (move the ages on)."""
     neurons = bits.shape[0]
-    within = np.zeros(BLOCK, np.int64)
+    used = np.uint16(0)
     for i in range(neurons):
-        w = np.int64(bits[i])
-        seen = np.int64(0)
-        for d in range(1, BLOCK):
-            within[d] += _popcount(w & (w >> d) & ~seen)
-            seen |= w >> d
-    for d in range(1, BLOCK):
-        codes[d] += within[d]
-    for i in range(neurons):
-        w = np.int64(bits[i])
-        a = np.int64(age[i])
-        if w != 0:
-            if a != 0:  # the interval from the last block's last spike to this block's first
-                codes[min(a + _popcount((w & -w) - 1), CODES - 1)] += 1
-            x = w | (w >> 1)
-            x |= x >> 2
-            x |= x >> 4
-            x |= x >> 8
-            age[i] = length - (_popcount(x) - 1)  # steps from the last spike to the next block
-        elif a != 0:
-            age[i] = min(a + length, 255)
-        bits[i] = 0
+        used |= bits[i]
+    if used == 0 and not more:
+        return
+    top = 0
+    while top < BLOCK and (np.int64(used) >> top) > 1:
+        top += 1  # the highest step with a spike: no longer gap inside the block
+    seen = np.zeros(neurons, np.uint16)
+    for d in range(1, top + 1):  # pairs d steps apart with no spike between, whole layer
+        n = 0
+        for i in range(neurons):
+            w = np.int32(bits[i])
+            shifted = w >> d
+            n += _popcount(w & shifted & ~np.int32(seen[i]))
+            seen[i] = np.uint16(seen[i] | shifted)
+        codes[d] += n
+    if cross or more:
+        for i in range(neurons):
+            w = np.int64(bits[i])
+            a = np.int64(age[i])
+            if w != 0:
+                if cross and a != 0:  # from the last block's last spike to this one's first
+                    codes[min(a + _popcount((w & -w) - 1), CODES - 1)] += 1
+                x = w | (w >> 1)
+                x |= x >> 2
+                x |= x >> 4
+                x |= x >> 8
+                age[i] = length - (_popcount(x) - 1)  # steps from the last spike on
+            elif a != 0:
+                age[i] = min(a + length, 255)
+    bits[:] = 0
 
 
 @numba.njit(parallel=True, cache=True)
@@ -69,21 +79,21 @@ def _steps(spikes, first, lengths, bits, age, counts, codes):  # pragma: no cove
             if t >= lengths[b]:  # padding from here on: counts nowhere
                 break
             row = spikes[k, b]
-            shift = np.uint16(t % BLOCK)
-            n = 0
-            for i in range(neurons):
-                fired = np.uint16(row[i] != 0)
+            bit = np.int32(1 << (t % BLOCK))
+            n = np.int32(0)
+            for i in range(neurons):  # branch-free, vectorised
+                fired = np.int32(row[i] != 0)
                 n += fired
-                word[i] |= fired << shift
+                word[i] = np.uint16(word[i] | np.uint16(fired * bit))
             counts[k, b] = n
             if t % BLOCK == BLOCK - 1:
-                _flush(word, age[b], BLOCK, codes[b])
+                _flush(word, age[b], BLOCK, codes[b], t >= BLOCK, True)
 
 
 @numba.njit(parallel=True, cache=True)
-def _finish(bits, age, codes):  # pragma: no cover - compiled
+def _finish(bits, age, codes, cross):  # pragma: no cover - compiled
     for b in numba.prange(bits.shape[0]):
-        _flush(bits[b], age[b], BLOCK, codes[b])
+        _flush(bits[b], age[b], BLOCK, codes[b], cross, False)
 
 
 def spike_stats(
@@ -108,7 +118,8 @@ def new_state(batch: int, neurons: int) -> dict[str, np.ndarray]:
     }
 
 
-def interval_counts(state: dict[str, np.ndarray]) -> np.ndarray:
-    """Close the open block and return the interval counts [CODES] summed over samples."""
-    _finish(state["bits"], state["age"], state["codes"])
+def interval_counts(state: dict[str, np.ndarray], steps: int) -> np.ndarray:
+    """Close the open block of a sequence of `steps` steps and return the interval counts
+    [CODES] summed over samples."""
+    _finish(state["bits"], state["age"], state["codes"], steps > BLOCK)
     return state["codes"].sum(0)

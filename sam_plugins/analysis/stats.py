@@ -116,7 +116,7 @@ class SpikeStats:
         """Statistics of layer `name` for the batch."""
         counts, isi = self._counts[name], self._isi[name]
         if isinstance(isi, dict):  # compiled: per-step blocks, interval counts by length
-            codes = _numba.interval_counts(isi)
+            codes = _numba.interval_counts(isi, self._steps[name])
             folded = codes[: self.isi_bins + 1].copy()
             folded[0] = 0
             folded[-1] += codes[self.isi_bins + 1 :].sum()
