@@ -14,27 +14,37 @@ in pairs in alternating order; the ratio of each pair, their median and range ar
 --scale: the analysis alone, each run a fresh process timed from inside (after imports and
 model set-up, until the HDF5 file is merged): one process at 1 thread, one at 2 threads, and
 2 processes of 1 thread each under torchrun (gloo), in alternating order.
+
+OMP_WAIT_POLICY=PASSIVE is the default here (see below); OMP_NUM_THREADS sets the threads.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-import tonic.transforms as tt
-import torch
-import torch.distributed as dist
-from models import PlainLIF, dvs_vgg
-from sam_plugins_demo import EmulatedDigits
-from torch.utils.data import DataLoader
+# Idle OpenMP threads sleep instead of spinning: on a shared machine (this VM's 2 cores are used
+# by other jobs too) spinning threads of torch and of numba's pool slow every run ~10x.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# numba's pool as wide as torch's (numba's OpenMP layer sets the thread count torch sees too)
+if "OMP_NUM_THREADS" in os.environ:
+    os.environ.setdefault("NUMBA_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
 
-from sam_plugins.analysis import analyze_dataset, collate_frames
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import tonic.transforms as tt  # noqa: E402
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+from models import PlainLIF, dvs_vgg  # noqa: E402
+from sam_plugins_demo import EmulatedDigits  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from sam_plugins.analysis import analyze_dataset, collate_frames  # noqa: E402
 
 
 def run(net, frames):
@@ -123,6 +133,7 @@ def scale(args) -> None:
             order = list(setups.items())
             for name, (nproc, threads) in order if i % 2 == 0 else order[::-1]:
                 env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+                env["NUMBA_NUM_THREADS"] = str(threads)
                 out = str(Path(folder) / f"{nproc}-{threads}.h5")
                 launcher = [sys.executable]
                 if nproc > 1:

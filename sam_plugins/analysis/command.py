@@ -157,7 +157,10 @@ def _launch(args: argparse.Namespace) -> None:
     """Run this command in args.nproc processes through torch.distributed.run."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     command += [f"--nproc-per-node={args.nproc}", "-m", "sam_plugins", *_argv(args)]
-    done = subprocess.run(command)
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default for several processes
+    env.setdefault("NUMBA_NUM_THREADS", env["OMP_NUM_THREADS"])  # numba's pool no wider
+    done = subprocess.run(command, env=env)
     if done.returncode:
         raise CLIError(
             f"the {args.nproc} analysis processes failed (exit status {done.returncode}); their "
