@@ -204,6 +204,7 @@ def _identity(
         "dataset_len": len(dataset),
         "num_classes": int(num_classes),
         "gamma": sam.gamma,
+        "window": sam.window,
         "layers": sam.layers,
         "isi_bins": int(isi_bins),
         "save_maps": bool(save_maps),
