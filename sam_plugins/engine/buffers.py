@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .streaming import has_spatial_layout, score_dtype
+from .streaming import _frozen, has_spatial_layout, score_dtype
 
 
 class LayerBuffer:
@@ -44,9 +44,11 @@ class LayerBuffer:
         dtype = score_dtype(spikes.dtype)
         if not has_spatial_layout(spikes) and self.scores is None:
             self.scores = spikes.new_zeros(spikes.shape[1:], dtype=dtype)
+        elif self.scores is not None and _frozen(self.scores):  # inference mode left mid-way
+            self.scores = self.scores.clone()
         maps, filled = self._maps, self.filled
         need = filled + spikes.shape[0]
-        if maps is None or need > maps.shape[0]:
+        if maps is None or need > maps.shape[0] or _frozen(maps):
             room = max(need, 2 * filled, self._expected)
             grown = spikes.new_empty((room, spikes.shape[1], *spikes.shape[3:]), dtype=dtype)
             if filled:

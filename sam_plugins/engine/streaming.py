@@ -76,6 +76,9 @@ class StreamingSAM:
     history.
     Pass ``binary=True`` only for spikes known to be 0/1: they then serve as their own spike
     indicator, which saves a comparison per step.
+    The values are not checked here (that would cost a pass over every call's spikes): the
+    recorder and the functional API (`spike_activation_map`, `neuronal_contribution`) do.
+    Empty spikes (no step, sample or neuron) are refused.
 
     Args:
         gamma: decay of the temporal contribution exp(-gamma * |t - t'|).
@@ -105,6 +108,11 @@ class StreamingSAM:
             raise ValueError(
                 f"spikes must be shaped [steps, batch, ...], found shape {tuple(spikes.shape)}"
             )
+        if spikes.numel() == 0:
+            raise ValueError(
+                "spikes must hold at least one step, one sample and one neuron, found shape "
+                f"{tuple(spikes.shape)}"
+            )
         s = spikes if spikes.dtype in _SCORE_DTYPES else spikes.to(score_dtype(spikes.dtype))
         if self.steps == 0:  # a new sequence
             self.state = _fit(self.state, s[0].shape, s)
@@ -114,6 +122,8 @@ class StreamingSAM:
                 f"spikes of shape {tuple(s.shape[1:])} per step do not continue the "
                 f"earlier steps of shape {tuple(self.state.shape)}; call reset() between sequences"
             )
+        elif _frozen(self.state):  # the sequence began in inference mode and goes on outside
+            self.state = self.state.clone()
         self.steps += s.shape[0]
         return s
 
@@ -206,17 +216,43 @@ def _buffer(
     return given
 
 
+def _frozen(buffer: Tensor) -> bool:
+    """Whether `buffer` is an inference tensor that cannot be written here: made under
+    torch.inference_mode (as evaluation loops run) and written to outside it."""
+    return buffer.is_inference() and not torch.is_inference_mode_enabled()
+
+
 def _fit(buffer: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
-    """`buffer` if it has this shape, dtype and device, else a new uninitialised tensor."""
+    """`buffer` if it has this shape, dtype and device and can be written to, else a new
+    uninitialised tensor."""
     shape = tuple(shape)
     if (
         buffer is not None
         and buffer.shape == shape
         and buffer.dtype == like.dtype
         and buffer.device == like.device
+        and not _frozen(buffer)
     ):
         return buffer
     return like.new_empty(shape)
+
+
+def check_spike_values(spikes: Tensor) -> Tensor:
+    """`spikes` if its values are real and finite, else ValueError saying how many are not.
+    One read-only pass (the compiled census when the backend has it)."""
+    if spikes.is_complex():
+        raise ValueError(f"spikes must be real, found {spikes.dtype}")
+    if not spikes.is_floating_point():
+        return spikes  # integers and bools are always finite
+    census = backend.current().census(spikes, True)  # graded: counts the non-finite values
+    bad = census[1] if census is not None else int((~torch.isfinite(spikes)).sum())
+    if bad:
+        raise ValueError(
+            f"spikes must be finite, found {bad} value{'s' if bad > 1 else ''} that "
+            f"{'are' if bad > 1 else 'is'} NaN or infinite in spikes of shape "
+            f"{tuple(spikes.shape)}"
+        )
+    return spikes
 
 
 def neuronal_contribution(
@@ -232,8 +268,12 @@ def neuronal_contribution(
     Returns:
         N, [T, B, ...] (float32, or float64 for float64 input): for each neuron and step t the sum
         of exp(-gamma * (t - t')) over its spike times t' < t (N[0] = 0), or t' <= t.
+
+    Raises:
+        ValueError: spikes that are empty, complex, NaN or infinite.
     """
-    return StreamingSAM(gamma, window).contributions(spikes)
+    stream = StreamingSAM(gamma, window)
+    return stream.contributions(check_spike_values(spikes))
 
 
 def spike_activation_map(
@@ -248,6 +288,9 @@ def spike_activation_map(
 
     Returns:
         [T, B, H, W] (or [T, B, *spatial]) raw maps, not normalised.
+
+    Raises:
+        ValueError: spikes without channels and a spatial axis, empty, complex, NaN or infinite.
     """
     if not has_spatial_layout(spikes):
         raise ValueError(
@@ -255,4 +298,5 @@ def spike_activation_map(
             f"spatial axis), found shape {tuple(spikes.shape)}; use neuronal_contribution for "
             "layers without spatial layout"
         )
-    return StreamingSAM(gamma, window).update(spikes)
+    stream = StreamingSAM(gamma, window)
+    return stream.update(check_spike_values(spikes))
