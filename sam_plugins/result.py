@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import torch
@@ -79,8 +80,8 @@ def normalize_maps(
         )
     if style not in STYLES:
         raise ValueError(f"style must be one of {list(STYLES)}, found {style!r}")
-    if size is not None and (len(size) != 2 or min(size) < 1):
-        raise ValueError(f"size must be (height, width) of positive ints, found {size!r}")
+    if size is not None:
+        size = _check_size(size)
     steps, batch, height, width = maps.shape
     flat = maps.reshape(steps * batch, 1, height, width).float()
     if style == "authors":
@@ -88,7 +89,7 @@ def normalize_maps(
         cam = shifted / (shifted.amax(dim=(2, 3), keepdim=True) + 1e-3)
         out = _skimage_resize(cam[:, 0], tuple(size or AUTHORS_SIZE))
         return out.reshape(steps, batch, *out.shape[1:])
-    if size is not None and tuple(size) != (height, width):
+    if size is not None and size != (height, width):
         flat = F.interpolate(flat, size=tuple(size), mode="bilinear", align_corners=False)
     low = flat.amin(dim=(2, 3), keepdim=True)
     span = flat.amax(dim=(2, 3), keepdim=True) - low
@@ -120,6 +121,18 @@ def _reflect_bilinear(n_in: int, n_out: int) -> Tensor:
     weights[rows, low] += 1 - frac
     weights[rows, (low + 1).clamp(max=n_in - 1)] += frac
     return weights
+
+
+def _check_size(size: Any) -> tuple[int, int]:
+    """`size` as (height, width) of ints >= 1, else ValueError (before torch sees it)."""
+    ok = (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in size)
+    )
+    if not ok:
+        raise ValueError(f"size must be (height, width) of ints >= 1, found {size!r}")
+    return int(size[0]), int(size[1])
 
 
 class SAMResult(Mapping[str, LayerSAM]):
