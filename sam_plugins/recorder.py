@@ -96,17 +96,26 @@ class SpikeRecorder:
         return hook
 
     def _check(self, target: Target, spikes: Tensor) -> None:
-        if target.checked and spikes.shape[1:] == target.step_shape:  # the usual call
-            target.steps += spikes.shape[0]
+        if target.checked and spikes.shape[1:] == target.step_shape and spikes.shape[0]:
+            target.steps += spikes.shape[0]  # the usual call
             return
         if spikes.is_complex():
             raise NotSpikesError(
                 f"layer {target.name!r}: spikes must be real, found {spikes.dtype}"
             )
-        if spikes.dim() < 2:
+        if spikes.dim() < 3:
             raise SpikeShapeError(
-                f"layer {target.name!r}: expected spikes shaped [batch, ...] per step, found shape "
-                f"{tuple(spikes.shape[1:])}"
+                f"layer {target.name!r}: expected spikes shaped [batch, neurons or channels, ...] "
+                f"per step, found shape {tuple(spikes.shape[1:])} (read as "
+                f"{target.adapter.step_mode(target.module)!r}-step). A model that loops over time "
+                "(or over the batch) inside forward needs run=lambda model, x: model(x) or the "
+                "right step_mode"
+            )
+        if spikes.numel() == 0:
+            raise SpikeShapeError(
+                f"layer {target.name!r}: spikes of shape {tuple(spikes.shape)} ([steps, batch, "
+                "...]) hold no values: every call needs at least one step, one sample and one "
+                "neuron"
             )
         step_shape = spikes.shape[1:]
         if target.step_shape is None:

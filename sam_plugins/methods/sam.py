@@ -3,6 +3,7 @@ around the user's own forward code) and `explain` (one call)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..engine import DEFAULT_GAMMA, StreamingSAM
 from ..engine.buffers import LayerBuffer
 from ..layers import LayerSpec
 from ..plugins import Runner, StepMode
-from ..recorder import SpikeRecorder, Target
+from ..recorder import NotSpikesError, SpikeRecorder, Target
 from ..result import LayerSAM, SAMResult
 from .base import MapMethod
 
@@ -100,6 +101,9 @@ class SpikeActivationMap(MapMethod):
 
         Raises if a layer emitted non-spikes, if the layers' step counts disagree, or if nothing
         was recorded (the model was not run inside the block, or the layers are never called).
+        Every layer's maps are checked here (one pass over the maps, not the spikes): a NaN or
+        infinite spike at any step makes them non-finite (`NotSpikesError`), and for 0/1 layers
+        maps outside the range 0/1 spikes allow show values that are not spikes.
         """
         self.recorder.verify()
         if not any(b.recorded for b in self._buffers.values()):
@@ -113,6 +117,7 @@ class SpikeActivationMap(MapMethod):
             if not buffer.recorded:
                 raise RuntimeError(f"layer {target.name!r} was never called while recording")
             maps, scores, spikes = buffer.take()
+            self._check_maps(target, maps)
             layers[target.name] = LayerSAM(
                 name=target.name,
                 maps=maps if scores is None else None,
@@ -122,6 +127,42 @@ class SpikeActivationMap(MapMethod):
                 kind=type(target.module).__name__,
             )
         return SAMResult(layers, self.gamma, method=self.method, window=self.window)
+
+    def _check_maps(self, target: Target, maps: Tensor) -> None:
+        """NotSpikesError if a layer's maps (or per-step profile) [T, B, ...] show spikes that
+        the recorder's fast path did not look at (it checks a layer's calls in full only until
+        one with spikes in it passes).
+
+        Non-finite spikes always show: N * S is NaN or infinite at their step. For 0/1 spikes a
+        step's map lies in [0, neurons * sum_{d<T} exp(-gamma d)] (N <= that sum whichever
+        window counts the spikes); values outside it are not 0/1 spikes. That bound catches
+        negative values where they dominate their pixel and large ones where N is large, not
+        every value other than 0 and 1."""
+        low, high = (float(v) for v in torch.aminmax(maps))
+        if not (math.isfinite(low) and math.isfinite(high)):
+            step = int((~torch.isfinite(maps)).flatten(1).any(1).nonzero()[0])
+            raise NotSpikesError(
+                f"layer {target.name!r} ({type(target.module).__name__}) emitted spikes that are "
+                f"not finite (NaN or infinite), first at step {step}: its SAM maps there are "
+                "NaN or infinite. A layer is value-checked in full until a call with spikes "
+                "passes; later calls show non-finite values through the maps."
+            )
+        if target.graded:
+            return
+        steps, neurons = (
+            maps.shape[0],
+            math.prod(target.step_shape[1 : 2 if maps.dim() > 2 else None]),
+        )
+        decay = math.exp(-self.gamma)
+        per_neuron = steps if decay == 1 else (1 - decay**steps) / (1 - decay)
+        bound = neurons * per_neuron * (1 + 1e-4) + 1e-6  # float rounding of the sums
+        if low < 0 or high > bound:
+            raise NotSpikesError(
+                f"layer {target.name!r} ({type(target.module).__name__}) emitted values that "
+                f"are not spikes at some step: expected values in {{0, 1}}, and its SAM maps "
+                f"range from {low:g} to {high:g}, outside [0, {bound:g}] that 0/1 spikes allow. "
+                "Pass graded=True if it emits graded spikes."
+            )
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
         was_attached = self.recorder.attached
