@@ -25,7 +25,7 @@ from ..plugins import (
     neurons_from_adapters,
     owner_of,
 )
-from ..recorder import SpikeRecorder, Target
+from ..recorder import SpikeRecorder, SpikeShapeError, Target
 from ..result import LayerSAM, SAMResult
 
 
@@ -82,6 +82,7 @@ class MapMethod:
             ]
         self.runner = adapter_for_model(model, adapters, generic)
         self.run: Runner = run or self.runner.run
+        self._default_run = run is None
         self.targets = [Target(n, m, a, graded=graded or a.graded(m)) for n, m, a in pairs]
 
     @property
@@ -97,15 +98,49 @@ class MapMethod:
             target: [B] classes to explain, for methods that need one (Grad-CAM); default the
                 predicted classes. SAM and the spike maps need no label and ignore it.
         """
-        return self._attribute(check_inputs(inputs), target)
+        result = self._attribute(check_inputs(inputs), target)
+        self._check_axes(result, inputs)
+        return result
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
         raise NotImplementedError
 
     def _forward(self, inputs: Tensor) -> Any:
-        """Reset the model's state and run it over `inputs`."""
+        """Reset the model's state and run it over `inputs`; an error raised while the default
+        runner ran it gets a note on how it was run and what to pass instead."""
         self.runner.reset(self.model)
-        return self.run(self.model, inputs)
+        try:
+            return self.run(self.model, inputs)
+        except Exception as exc:
+            if self._default_run:
+                exc.add_note(self._how_to_run(inputs))
+            raise
+
+    def _how_to_run(self, inputs: Tensor) -> str:
+        return (
+            f"sam-plugins ran the model on inputs [T={inputs.shape[0]}, B={inputs.shape[1]}, "
+            f"...] with the {self.runner.name} adapter's default runner: one call per time "
+            "step, or one call with the whole sequence when the adapter sees that the model "
+            "handles time itself. If forward loops over time itself, pass "
+            "run=lambda model, x: model(x) (for a static input repeated inside forward: "
+            "run=lambda model, x: model(x[0])); if it takes one step per call, pass "
+            "run=lambda model, x: [model(xt) for xt in x]. Modules no adapter knows also need "
+            "step_mode='multi' if they take [T, B, ...] in one call."
+        )
+
+    def _check_axes(self, result: SAMResult, inputs: Tensor) -> None:
+        """SpikeShapeError unless the result has the inputs' batch and (under the default
+        runner) their number of steps: otherwise the model's time axis was read wrongly (it
+        loops over time inside forward, or takes one step per call while run as a whole)."""
+        steps, batch = inputs.shape[:2]
+        if result.batch_size == batch and (result.steps == steps or not self._default_run):
+            return
+        raise SpikeShapeError(
+            f"the recorded spikes have {result.steps} step(s) of batch {result.batch_size}, "
+            f"but the inputs are [T={steps}, B={batch}, ...]: the layers' time and batch axes "
+            "were not read as the model runs, and the maps would be wrong. "
+            + (self._how_to_run(inputs) if self._default_run else "Check what run= does.")
+        )
 
 
 class SpikeMapMethod(MapMethod):
