@@ -202,3 +202,99 @@ def test_model_imported_from_nir():
     assert len(SnnTorchAdapter().neuron_modules(net)) == 2
     result = check(net, torch.rand(T, B, 3) * 3, lambda n, x: [n(xt)[0] for xt in x])
     assert all(layer.scores is not None for layer in result.values())
+
+
+# --- issue 17: state kept inside init_hidden=False neurons, axes read wrongly ----------------
+class KeepsItsOwnState(nn.Module):
+    """init_hidden=False neurons called without their state: snnTorch 1.0 keeps it inside the
+    neuron between calls (one step per call), as snntorch.utils.reset knows."""
+
+    def __init__(self, neuron):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.lif = neuron(init_hidden=False)
+
+    def forward(self, x):
+        return first(self.lif(self.conv(x)))
+
+
+def each_step(net, x):
+    return torch.stack([net(xt) for xt in x])
+
+
+@pytest.mark.parametrize("name", ["Leaky", "Synaptic", "Alpha", "Lapicque", "RLeaky"])
+def test_explain_resets_state_kept_inside_init_hidden_false_neurons(name):
+    torch.manual_seed(0)
+    net = KeepsItsOwnState(CONV_NEURONS[name])
+    x = torch.rand(T, B, 1, 8, 8) * 3
+    first_run = explain(net, x, run=each_step)
+    second_run = explain(net, x, run=each_step)  # equal only if the state was reset
+    assert first_run.outputs.any(), "no spikes: the test proves nothing"
+    assert torch.equal(first_run.outputs, second_run.outputs)
+    torch.testing.assert_close(first_run["lif"].maps, second_run["lif"].maps)
+    utils.reset(net)  # snnTorch's own reset gives the same run
+    assert torch.equal(each_step(net, x), first_run.outputs)
+
+
+def test_one_step_per_call_model_run_as_a_whole_is_refused_with_what_to_pass():
+    """init_hidden=False makes the default runner give the whole sequence in one call; a model
+    that takes one step per call then sees [T, B, ...] as a batch: batch T, one step."""
+
+    class OneStep(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 5)
+            self.lif = snn.Leaky(beta=0.8, threshold=0.1)
+
+        def forward(self, x):
+            spk, _ = self.lif(self.fc(x))
+            return spk
+
+    x = torch.rand(8, 3, 6)
+    with pytest.raises(ValueError, match=r"1 step\(s\) of batch 8.*\[T=8, B=3.*\[model\(xt\)"):
+        explain(OneStep(), x)
+    result = explain(OneStep(), x, run=lambda m, x: [m(xt) for xt in x])
+    assert (result.steps, result.batch_size) == (8, 3)
+
+
+def test_time_loop_on_a_static_input_inside_forward_is_refused_with_what_to_pass():
+    class Static(nn.Module):
+        def __init__(self, steps=8):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+            self.lif = snn.Leaky(beta=0.8, threshold=0.1)
+            self.steps = steps
+
+        def forward(self, x):
+            mem = self.lif.reset_mem()
+            out = []
+            for _ in range(self.steps):
+                spk, mem = self.lif(self.conv(x), mem)
+                out.append(spk)
+            return torch.stack(out)
+
+    images = torch.rand(3, 1, 6, 6)
+    with pytest.raises(ValueError, match=r"8 step\(s\) of batch 3.*\[T=3, B=1.*x\[0\]"):
+        explain(Static(), images)  # a static batch passed as if it were [T, B, ...]
+    result = explain(Static(), images.unsqueeze(0), run=lambda m, x: m(x[0]))
+    assert (result.steps, result.batch_size) == (8, 3)
+
+
+def test_time_loop_inside_forward_with_init_hidden_neurons_says_run():
+    class Inside(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 36, 5)
+            self.lif = snn.Leaky(beta=0.8, threshold=0.1, init_hidden=True)
+            self.lif2 = snn.Leaky(beta=0.8, threshold=0.1, init_hidden=True)
+
+        def forward(self, x):
+            return torch.stack([self.lif2(self.fc(self.lif(self.conv(xt)).flatten(1))) for xt in x])
+
+    x = torch.rand(8, 3, 1, 6, 6)
+    with pytest.raises(RuntimeError) as error:
+        explain(Inside(), x)  # one step per call given: forward loops over the batch
+    assert "run=lambda model, x: model(x)" in "".join(getattr(error.value, "__notes__", []))
+    result = explain(Inside(), x, run=lambda m, x: m(x))
+    assert (result.steps, result.batch_size) == (8, 3)

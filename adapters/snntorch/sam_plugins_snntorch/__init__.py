@@ -64,10 +64,12 @@ class SnnTorchAdapter(Adapter):
         return isinstance(factor, nn.Parameter) or not bool(torch.all(factor == 1))
 
     def reset(self, model: nn.Module) -> None:
-        """Zero the hidden state of every init_hidden neuron in `model` (nested ones too),
-        as snntorch.utils.reset does for top-level ones."""
+        """Zero the hidden state of every neuron in `model` (nested ones too), as
+        snntorch.utils.reset does for top-level ones. init_hidden=False neurons keep state too:
+        called without it (``spk, mem = lif(x)``), snnTorch 1.0 goes on from what the neuron
+        kept, so two identical runs would differ without this."""
         for _, module in self.neuron_modules(model):
-            if getattr(module, "init_hidden", False) and hasattr(module, "reset_mem"):
+            if hasattr(module, "reset_mem"):
                 module.reset_mem()
                 for state in ("mem", "syn", "spk"):
                     value = getattr(module, state, None)
