@@ -58,10 +58,19 @@ def read_input(
             labels = torch.as_tensor(data["labels"]) if "labels" in names else None
             data = data[key]
         if data.dtype.names is None:  # structured arrays are events: the readers read them
+            if data.dtype.kind not in "biuf" or data.dtype.itemsize > 8:
+                kind = "real numbers" if data.dtype.kind == "c" else "numbers"
+                raise LoadError(f"{path}: frames must be {kind}, found {data.dtype}")
             frames = torch.from_numpy(data)
     if frames is None:
         for reader in installed_readers():
-            frames = reader.read(path, time_bins=time_bins, sensor_size=sensor_size)
+            try:
+                frames = reader.read(path, time_bins=time_bins, sensor_size=sensor_size)
+            except LoadError:
+                raise
+            except ValueError as exc:  # e.g. tonic's EventError: one line on the command line
+                message = first_line(exc)
+                raise LoadError(message if str(path) in message else f"{path}: {message}") from exc
             if frames is not None:
                 draw = _drawer(reader)
                 break
@@ -74,9 +83,32 @@ def read_input(
     if not isinstance(frames, Tensor) or frames.dim() not in (4, 5):
         found = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
         raise LoadError(f"{path}: expected frames [T, C, H, W] or [T, B, C, H, W], found {found}")
-    frames = frames.float()
+    frames = _finite_frames(path, frames)
     frames = frames.unsqueeze(1) if frames.dim() == 4 else frames
     return Inputs(frames, _checked_labels(path, labels, frames.shape[1]), draw)
+
+
+def _finite_frames(path: Path, frames: Tensor) -> Tensor:
+    """`frames` as float32 if they hold at least one value and every value is a finite real
+    number (also once made float32), else LoadError saying what was found."""
+    if frames.is_complex():
+        dtype = str(frames.dtype).removeprefix("torch.")
+        raise LoadError(f"{path}: frames must be real numbers, found {dtype}")
+    if frames.numel() == 0:
+        raise LoadError(
+            f"{path}: frames hold no values: shape {tuple(frames.shape)} ([T, C, H, W] or "
+            "[T, B, C, H, W] with every size at least 1)"
+        )
+    frames = frames.float()
+    bad = ~torch.isfinite(frames)
+    if bad.any():
+        first = bad.nonzero()[0].tolist()
+        step, sample = first[0], first[1] if frames.dim() == 5 else 0
+        raise LoadError(
+            f"{path}: frames must be finite numbers, found NaN or infinite: {int(bad.sum())} of "
+            f"{frames.numel()} values, first in frame {step} of sample {sample}"
+        )
+    return frames
 
 
 def _drawer(reader) -> Callable[[Tensor], np.ndarray]:

@@ -1,0 +1,86 @@
+"""read_input: frames that cannot be fed to a model are refused as a LoadError (the command line
+prints it as one line), before any model sees them."""
+
+import numpy as np
+import pytest
+import torch
+
+from sam_plugins.cli import main
+from sam_plugins.io import LoadError, read_input
+
+GOOD = np.zeros((3, 2, 2, 4, 4), dtype=np.float32)
+
+
+def save(tmp_path, name, data=None, **arrays):
+    path = tmp_path / name
+    if name.endswith(".pt"):
+        torch.save(data, path)
+    elif name.endswith(".npz"):
+        np.savez(path, **arrays)
+    else:
+        np.save(path, data)
+    return path
+
+
+def with_value(value, where=(1, 0, 1, 2, 3)):
+    frames = GOOD.copy()
+    frames[where] = value
+    return frames
+
+
+@pytest.mark.parametrize(
+    "frames, message",
+    [
+        (np.full((3, 1, 2, 4, 4), np.nan, np.float32), r"NaN or infinite: 96 of 96 values"),
+        (with_value(np.nan), r"NaN or infinite: 1 of 192 values, first in frame 1 of sample 0"),
+        (with_value(np.inf), "NaN or infinite"),
+        (with_value(-np.inf), "NaN or infinite"),
+        (GOOD.astype(np.float64) * 0 + 1e300, "NaN or infinite"),  # inf once made float32
+        (np.zeros((0, 1, 2, 4, 4), np.float32), r"no values: shape \(0, 1, 2, 4, 4\)"),
+        (np.zeros((3, 0, 2, 4, 4), np.float32), "no values"),
+        (np.zeros((3, 2, 4, 4), np.complex64), "real numbers, found complex64"),
+        (np.array([["a"] * 4] * 3), "numbers, found <U1"),
+    ],
+    ids=["all nan", "one nan", "inf", "-inf", "float32 overflow", "T=0", "B=0", "complex", "str"],
+)
+@pytest.mark.parametrize("suffix", [".npy", ".pt"])
+def test_frames_that_are_not_finite_numbers_are_refused(tmp_path, frames, message, suffix):
+    if suffix == ".pt" and frames.dtype.kind == "U":
+        pytest.skip("torch has no string tensors")
+    path = save(tmp_path, "f" + suffix, frames if suffix == ".npy" else torch.from_numpy(frames))
+    with pytest.raises(LoadError, match=message):
+        read_input(path)
+
+
+def test_good_frames_still_load(tmp_path):
+    frames = GOOD + np.arange(4, dtype=np.float32)
+    loaded = read_input(save(tmp_path, "f.npy", frames[:, 0])).frames  # [T, C, H, W]
+    assert loaded.shape == (3, 1, 2, 4, 4) and torch.equal(
+        loaded[:, 0], torch.from_numpy(frames[:, 0])
+    )
+    assert read_input(save(tmp_path, "b.npy", GOOD.astype(bool))).frames.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.array([1.5, 2.0]), r"whole numbers, found \[1.5, 2.0\]"),
+        (np.array([np.nan, 1.0]), "whole numbers"),
+        (np.array([1, 2, 3]), r"one label per sample \(2\), found shape \(3,\)"),
+        (np.array([[1], [2]]), "found shape"),
+    ],
+)
+def test_labels_must_be_one_class_per_sample(tmp_path, labels, message):
+    path = save(tmp_path, "f.npz", frames=GOOD, labels=labels)
+    with pytest.raises(LoadError, match=message):
+        read_input(path)
+    good = save(tmp_path, "g.npz", frames=GOOD, labels=np.array([3.0, 1.0]))
+    assert read_input(good).labels.tolist() == [3, 1]
+
+
+def test_command_line_prints_bad_frames_as_one_line(tmp_path, capsys):
+    path = save(tmp_path, "nan.npy", np.full((3, 1, 2, 4, 4), np.nan, np.float32))
+    argv = ["explain", "plain_snn:ConvSNN", "--input", str(path), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NaN or infinite" in err
