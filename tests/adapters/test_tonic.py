@@ -127,6 +127,10 @@ def test_frames_match_tonic_and_know_their_time_spans(digits):
     for kw in ({"n_time_bins": 7}, {"time_window": 40_000}, {"event_count": 900}):
         framed = frame_events(events, SENSOR, **kw)
         expected = tt.ToFrame(SENSOR, **kw)(events)
+        if "n_time_bins" in kw:  # tonic's last bin drops the last events; ours counts them
+            assert framed.frames.sum() == len(events) > expected.sum()
+            framed.frames, expected = framed.frames[:-1], expected[:-1]
+            framed.spans = framed.spans[:-1]
         assert np.array_equal(framed.frames.numpy(), expected)
         t = events["t"]
         for frame, (start, end) in zip(framed.frames, framed.spans, strict=True):

@@ -1,6 +1,7 @@
 """The plugin's input reader (entry-point group ``sam_plugins.readers``): event recordings for
-``sam-plugins explain`` (N-MNIST .bin through tonic's reader, event .npy), tonic datasets for
-``sam-plugins analyze`` (framed with tonic's ToFrame), and event frames drawn by polarity."""
+``sam-plugins explain`` (N-MNIST .bin, event .npy), tonic datasets for ``sam-plugins analyze``
+(framed by `events.to_frames`: tonic's ToFrame bins, every event counted), and event frames
+drawn by polarity."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from .formats import read_nmnist_bin
 from .render import polarity_image
 
 NMNIST_SENSOR = (34, 34, 2)
+MAX_SENSOR_SIDE = 4096
+"""The largest sensor side read from a file's events without --sensor-size: the largest event
+cameras have 1280 x 960 pixels; an event beyond this is a corrupt file or another format."""
 
 
 class TonicReader(InputReader):
@@ -35,17 +39,13 @@ class TonicReader(InputReader):
             events = np.load(path, allow_pickle=False)
             if events.dtype.names is None:
                 return None
-            missing = {"x", "y", "p"} - set(events.dtype.names)
-            if missing or not len(events):
+            missing = {"x", "y", "t", "p"} - set(events.dtype.names)
+            if missing or events.ndim != 1 or not len(events):
                 raise EventError(
-                    f"{path}: expected a non-empty event array with fields x, y, t, p, found "
-                    f"fields {events.dtype.names} and {len(events)} events"
+                    f"{path}: expected a non-empty 1-D event array with fields x, y, t, p, found "
+                    f"fields {events.dtype.names} and shape {events.shape}"
                 )
-            sensor = sensor_size or (
-                int(events["x"].max()) + 1,
-                int(events["y"].max()) + 1,
-                max(2, int(events["p"].max()) + 1),
-            )
+            sensor = sensor_size or _sensor_of(path, events)
         else:
             return None
         try:
@@ -57,7 +57,7 @@ class TonicReader(InputReader):
         self, factory: Callable[..., Any], root: Path, train: bool, time_bins: int
     ) -> Any | None:
         """A tonic dataset class (one with a ``sensor_size``) opened under `root` with
-        ``transform=ToFrame(sensor_size, n_time_bins=time_bins)``."""
+        ``transform=to_frames(sensor_size, time_bins)``."""
         sensor = getattr(factory, "sensor_size", None)
         if sensor is None:
             return None
@@ -65,3 +65,27 @@ class TonicReader(InputReader):
 
     def frame_image(self, frame: Tensor | np.ndarray) -> np.ndarray | None:
         return polarity_image(frame) if np.ndim(frame) == 3 and frame.shape[0] == 2 else None
+
+
+def _sensor_of(path: Path, events: np.ndarray) -> tuple[int, int, int]:
+    """(W, H, P) from the events themselves: their largest x and y, two polarities; EventError
+    naming --sensor-size when that would be beyond a real sensor (or polarities are not 0/1)."""
+    for field in ("x", "y", "p"):
+        if events.dtype[field].kind not in "iub":
+            raise EventError(
+                f"{path}: event field {field!r} must be integer, found {events.dtype[field]}"
+            )
+    x, y = int(events["x"].max()), int(events["y"].max())
+    if max(x, y) >= MAX_SENSOR_SIDE:
+        raise EventError(
+            f"{path}: events reach x up to {x}, y up to {y}: a sensor read from them would be "
+            f"beyond the largest event cameras ({MAX_SENSOR_SIDE} pixels a side). Give the "
+            "sensor size (--sensor-size W,H,P, or sensor_size=) or check the file"
+        )
+    low, high = int(events["p"].min()), int(events["p"].max())
+    if low < 0 or high > 1:
+        raise EventError(
+            f"{path}: polarities must be 0 or 1 to read the sensor from the events, found "
+            f"{low}..{high}; give the sensor size (--sensor-size W,H,P) for other polarities"
+        )
+    return x + 1, y + 1, 2
