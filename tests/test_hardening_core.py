@@ -9,6 +9,7 @@ from torch import nn
 from sam_plugins import (
     NotSpikesError,
     SpikeActivationMap,
+    SpikeCount,
     SpikeShapeError,
     explain,
     neuronal_contribution,
@@ -120,11 +121,24 @@ def test_non_finite_spike_in_a_graded_layer_is_caught(engine):
         record(net, 4, SpikeActivationMap(net, layers=["n"], graded=True))
 
 
-@pytest.mark.parametrize("value", [2.0, -1.0, 0.5])
-def test_non_binary_spike_at_a_later_step_is_caught(engine, value):
+@pytest.mark.parametrize("value", [-1.0, 1e6])
+def test_values_outside_what_spikes_allow_at_a_later_step_are_caught(engine, value):
+    """Not every value other than 0/1 after a layer's first checked call is caught (that would
+    cost a pass over every call's spikes), but those that put the maps outside the range 0/1
+    spikes allow are: here a negative map value and one over the bound."""
     net = One([1.0, 1.0, value, 1.0])
-    with pytest.raises(NotSpikesError, match=r"layer 'n'.*values in \{0, 1\}"):
+    with pytest.raises(NotSpikesError, match=r"layer 'n'.*values in \{0, 1\}.*graded=True"):
         record(net, 4)
+
+
+def test_the_maps_bound_holds_for_every_binary_layer_at_its_extremes(engine):
+    """All neurons spiking at every step reaches the bound: no false alarm, gamma 0 too."""
+    for gamma in (0.0, 0.5, 3.0):
+        net = One([1.0])
+        net.n.forward = lambda x: torch.ones(2, 3, 4, 4)
+        sam = SpikeActivationMap(net, layers=["n"], gamma=gamma)
+        result = record(net, 40, sam)
+        assert result["n"].maps.max() > 0
 
 
 def test_graded_layers_still_take_any_finite_value(engine):
@@ -238,3 +252,19 @@ def test_explain_result_steps_and_batch_are_checked_against_the_inputs():
     net = LoopsOverBatch()
     with pytest.raises(SpikeShapeError, match=r"inputs \[T=4, B=3.*run="):
         explain(net, torch.rand(4, 3, 6), layers=[PlainLIF])
+
+
+@pytest.mark.parametrize("value", [NAN, 2.0, 0.5])
+def test_spike_map_methods_check_every_recorded_value(engine, value):
+    """Spike count keeps the whole sequence, so all of it is checked: a NaN counted as a spike
+    gave a finite, wrong map."""
+    net = One([1.0, 1.0, value, 1.0])
+    with pytest.raises(NotSpikesError, match="layer 'n'"):
+        SpikeCount(net, layers=["n"]).attribute(torch.zeros(4, 2, 1))
+    net = One([1.0, 1.0, value, 1.0])
+    graded = SpikeCount(net, layers=["n"], graded=True)
+    if value != value:  # NaN: not even a graded spike
+        with pytest.raises(NotSpikesError):
+            graded.attribute(torch.zeros(4, 2, 1))
+    else:
+        assert graded.attribute(torch.zeros(4, 2, 1))["n"].maps.shape == (4, 2, 4, 4)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..engine import has_spatial_layout
+from ..engine import backend, has_spatial_layout
 from ..layers import LayerSpec, resolve_layers
 from ..plugins import (
     GenericAdapter,
@@ -166,9 +166,27 @@ class SpikeMapMethod(MapMethod):
             if not seen[t.name]:
                 raise RuntimeError(f"layer {t.name!r} was never called while the model ran")
             spikes = torch.cat(seen[t.name])
+            check_values(t, spikes)
             if has_spatial_layout(spikes):
                 layers[t.name] = map_layer(t, self.layer_maps(spikes))
         return maps_result(layers, self.method, outputs)
+
+
+def check_values(target: Target, spikes: Tensor) -> None:
+    """NotSpikesError unless every value of a layer's spikes [T, B, ...] is 0/1 (finite if the
+    layer is graded): the recorder checks only until a call with spikes passes, and methods that
+    keep the whole sequence can afford one pass over it."""
+    if spikes.dtype == torch.bool:
+        return
+    census = backend.current().census(spikes, target.graded)
+    if census is not None:
+        bad = census[1]
+    else:
+        wrong = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
+        bad = bool(wrong.any())
+    if bad:
+        low, high = (float(v) for v in torch.aminmax(spikes.float()))
+        raise target.not_spikes(low, high)
 
 
 def map_layer(target: Target, maps: Tensor) -> LayerSAM:
