@@ -268,3 +268,19 @@ def test_spike_map_methods_check_every_recorded_value(engine, value):
             graded.attribute(torch.zeros(4, 2, 1))
     else:
         assert graded.attribute(torch.zeros(4, 2, 1))["n"].maps.shape == (4, 2, 4, 4)
+
+
+@pytest.mark.parametrize("value", [NAN, INF])
+def test_attribute_refuses_non_finite_inputs(value):
+    """A NaN input makes threshold neurons silent: the maps would be zero, not an error."""
+    x = torch.rand(4, 2, 2, 16, 16)
+    x[2, 1, 0, 3, 3] = value
+    with pytest.raises(ValueError, match=r"inputs must be finite.*1 value"):
+        explain(ConvSNN(), x, layers=[PlainLIF])
+
+
+def test_kept_spikes_are_checked_in_full(engine):
+    net = One([1.0, 1.0, 0.5, 1.0])
+    sam = SpikeActivationMap(net, layers=["n"], keep_spikes=True)
+    with pytest.raises(NotSpikesError, match="layer 'n'"):
+        record(net, 4, sam)

@@ -30,7 +30,8 @@ from ..result import LayerSAM, SAMResult
 
 
 def check_inputs(inputs: Any) -> Tensor:
-    """`inputs` if it is a tensor [T, B, ...] with at least one step and one sample."""
+    """`inputs` if it is a tensor [T, B, ...] with at least one step and one sample and only
+    finite values."""
     if not isinstance(inputs, Tensor) or inputs.dim() < 2:
         raise ValueError(
             "inputs must be a tensor shaped [T, B, ...] (time first), found "
@@ -41,6 +42,13 @@ def check_inputs(inputs: Any) -> Tensor:
             "inputs must have at least one time step and one sample ([T, B, ...] with T, B >= 1), "
             f"found shape {tuple(inputs.shape)}"
         )
+    if inputs.is_floating_point() or inputs.is_complex():
+        bad = int((~torch.isfinite(inputs)).sum())
+        if bad:  # a NaN input silences threshold neurons: zero maps, not an error, otherwise
+            raise ValueError(
+                f"inputs must be finite, found {bad} value{'s' if bad > 1 else ''} NaN or "
+                f"infinite in inputs of shape {tuple(inputs.shape)}"
+            )
     return inputs
 
 

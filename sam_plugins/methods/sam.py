@@ -16,7 +16,7 @@ from ..layers import LayerSpec
 from ..plugins import Runner, StepMode
 from ..recorder import NotSpikesError, SpikeRecorder, Target
 from ..result import LayerSAM, SAMResult
-from .base import MapMethod
+from .base import MapMethod, check_values
 
 
 class SpikeActivationMap(MapMethod):
@@ -118,6 +118,8 @@ class SpikeActivationMap(MapMethod):
                 raise RuntimeError(f"layer {target.name!r} was never called while recording")
             maps, scores, spikes = buffer.take()
             self._check_maps(target, maps)
+            if spikes is not None:  # kept: then every value is checked
+                check_values(target, spikes)
             layers[target.name] = LayerSAM(
                 name=target.name,
                 maps=maps if scores is None else None,
