@@ -96,9 +96,11 @@ class SpikeRecorder:
         return hook
 
     def _check(self, target: Target, spikes: Tensor) -> None:
-        if target.checked and spikes.shape[1:] == target.step_shape and spikes.shape[0]:
-            target.steps += spikes.shape[0]  # the usual call
-            return
+        if target.checked and spikes.shape[1:] == target.step_shape:  # the usual call
+            steps = spikes.shape[0]
+            if steps:
+                target.steps += steps
+                return
         if spikes.is_complex():
             raise NotSpikesError(
                 f"layer {target.name!r}: spikes must be real, found {spikes.dtype}"
@@ -126,7 +128,9 @@ class SpikeRecorder:
                 f"{tuple(step_shape)} per step, earlier steps gave {tuple(target.step_shape)}. "
                 "Batch or input "
                 "size changed without sam.reset(), or the layer's step mode is not what it seems "
-                f"(read as {target.adapter.step_mode(target.module)!r}-step)"
+                f"(read as {target.adapter.step_mode(target.module)!r}-step). A model that loops "
+                "over time inside forward needs run=lambda model, x: model(x) (or step_mode="
+                "'multi' for modules no adapter knows)"
             )
         target.steps += spikes.shape[0]
         if spikes.dtype == torch.bool or target.checked:

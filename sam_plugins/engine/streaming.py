@@ -122,8 +122,8 @@ class StreamingSAM:
                 f"spikes of shape {tuple(s.shape[1:])} per step do not continue the "
                 f"earlier steps of shape {tuple(self.state.shape)}; call reset() between sequences"
             )
-        elif _frozen(self.state):  # the sequence began in inference mode and goes on outside
-            self.state = self.state.clone()
+        elif self.state.is_inference() and not torch.is_inference_mode_enabled():
+            self.state = self.state.clone()  # the sequence began in inference mode, goes on outside
         self.steps += s.shape[0]
         return s
 

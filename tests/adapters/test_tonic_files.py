@@ -196,7 +196,7 @@ def test_polarities_other_than_0_1_without_a_sensor_size_are_refused(tmp_path):
 
 def test_events_outside_a_given_sensor_are_reported_as_such(tmp_path):
     path = npy(tmp_path, x=[0, 1, 2, 100_000])
-    with pytest.raises(EventError, match=r"'x' must be in \[0, 34\).*found 0\.\.100000"):
+    with pytest.raises(EventError, match=r"'x' must be in \[0, 34\).*0\.\.100000: events outside"):
         TonicReader().read(path, 10, SENSOR)
 
 

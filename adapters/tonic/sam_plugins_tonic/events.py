@@ -68,9 +68,10 @@ def check_events(events: np.ndarray, sensor_size: tuple[int, int, int]) -> None:
     for f, size in (("x", width), ("y", height), ("p", polarities)):
         low, high = int(events[f].min()), int(events[f].max())
         if low < 0 or high >= size:
+            where = "outside the sensor" if f in "xy" else "not a polarity of the sensor"
             raise EventError(
                 f"event field {f!r} must be in [0, {size}) for sensor_size {tuple(sensor_size)}, "
-                f"found {low}..{high}"
+                f"found {low}..{high}: events {where}"
             )
 
 
