@@ -134,11 +134,12 @@ def test_values_outside_what_spikes_allow_at_a_later_step_are_caught(engine, val
 def test_the_maps_bound_holds_for_every_binary_layer_at_its_extremes(engine):
     """All neurons spiking at every step reaches the bound: no false alarm, gamma 0 too."""
     for gamma in (0.0, 0.5, 3.0):
-        net = One([1.0])
-        net.n.forward = lambda x: torch.ones(2, 3, 4, 4)
-        sam = SpikeActivationMap(net, layers=["n"], gamma=gamma)
-        result = record(net, 40, sam)
-        assert result["n"].maps.max() > 0
+        for window in ("previous", "inclusive"):
+            net = One([1.0])
+            net.n.forward = lambda x: torch.ones(2, 3, 4, 4)
+            sam = SpikeActivationMap(net, layers=["n"], gamma=gamma, window=window)
+            result = record(net, 40, sam)
+            assert result["n"].maps.max() > 0
 
 
 def test_graded_layers_still_take_any_finite_value(engine):
