@@ -285,3 +285,13 @@ def test_kept_spikes_are_checked_in_full(engine):
     sam = SpikeActivationMap(net, layers=["n"], keep_spikes=True)
     with pytest.raises(NotSpikesError, match="layer 'n'"):
         record(net, 4, sam)
+
+
+def test_functional_maps_that_overflow_are_refused_not_returned(engine):
+    s = spikes()
+    s[s != 0] = 3e38  # finite float32 graded spikes whose maps overflow
+    with pytest.raises(ValueError, match="overflow"):
+        spike_activation_map(s)
+    torch.testing.assert_close(  # in float64 they do not
+        spike_activation_map(s.double()), literal_spike_activation_map(s.double(), 0.5)
+    )

@@ -237,22 +237,32 @@ def _fit(buffer: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
     return like.new_empty(shape)
 
 
-def check_spike_values(spikes: Tensor) -> Tensor:
+def check_spike_values(spikes: Tensor, result: Tensor | None = None) -> Tensor:
     """`spikes` if its values are real and finite, else ValueError saying how many are not.
-    One read-only pass (the compiled census when the backend has it)."""
+
+    One sum decides (NaN and infinity propagate through it): over `result` when given, maps
+    made from `spikes` (a NaN or infinite spike makes its step's map NaN or infinite: 0 * inf
+    is NaN), which is smaller than the spikes; else over the spikes. The values are counted
+    only when the sum is not finite."""
     if spikes.is_complex():
         raise ValueError(f"spikes must be real, found {spikes.dtype}")
     if not spikes.is_floating_point():
         return spikes  # integers and bools are always finite
-    census = backend.current().census(spikes, True)  # graded: counts the non-finite values
-    bad = census[1] if census is not None else int((~torch.isfinite(spikes)).sum())
+    if math.isfinite(float((spikes if result is None else result).sum())):
+        return spikes
+    bad = int((~torch.isfinite(spikes)).sum())
     if bad:
         raise ValueError(
             f"spikes must be finite, found {bad} value{'s' if bad > 1 else ''} that "
             f"{'are' if bad > 1 else 'is'} NaN or infinite in spikes of shape "
             f"{tuple(spikes.shape)}"
         )
-    return spikes
+    if result is not None and not bool(torch.isfinite(result).all()):
+        raise ValueError(
+            f"the maps overflow {result.dtype}: spikes up to {float(spikes.abs().max()):g} are "
+            "too large for it; pass float64 spikes"
+        )
+    return spikes  # only the sum overflowed: every value is finite
 
 
 def neuronal_contribution(
@@ -299,4 +309,8 @@ def spike_activation_map(
             "layers without spatial layout"
         )
     stream = StreamingSAM(gamma, window)
-    return stream.update(check_spike_values(spikes))
+    if spikes.is_complex():
+        check_spike_values(spikes)
+    maps = stream.update(spikes)
+    check_spike_values(spikes, maps)
+    return maps
