@@ -37,11 +37,11 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import tonic.transforms as tt  # noqa: E402
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 from models import PlainLIF, dvs_vgg  # noqa: E402
 from sam_plugins_demo import EmulatedDigits  # noqa: E402
+from sam_plugins_tonic.events import to_frames  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from sam_plugins.analysis import analyze_dataset, collate_frames  # noqa: E402
@@ -57,7 +57,7 @@ def run(net, frames):
 
 def setup(data_folder: Path):
     torch.manual_seed(0)
-    frames = tt.ToFrame((34, 34, 2), n_time_bins=10)
+    frames = to_frames((34, 34, 2), 10)
     return dvs_vgg(size=34).eval(), EmulatedDigits(data_folder, train=False, transform=frames)
 
 

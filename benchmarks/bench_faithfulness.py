@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 import sam_plugins_demo as demo
-import tonic.transforms as tt
 import torch
 from sam_plugins_demo import EmulatedDigits
+from sam_plugins_tonic.events import to_frames
 
 from sam_plugins import CaptumMethod, RandomMap, SNNGradCAM, SpikeCount, class_scores, explain
 from sam_plugins.analysis import collate_frames
@@ -105,8 +105,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     net = demo.trained_demo_net()
-    to_frames = tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=demo.BINS)
-    data = EmulatedDigits(args.data, train=False, limit=args.samples, transform=to_frames)
+    framing = to_frames(EmulatedDigits.sensor_size, demo.BINS)
+    data = EmulatedDigits(args.data, train=False, limit=args.samples, transform=framing)
     frames, labels, _ = collate_frames([data[i] for i in range(len(data))])
     masks = data.object_masks(demo.BINS)
     predicted = class_scores(explain(net, frames).outputs).argmax(1)

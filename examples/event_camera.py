@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tonic.transforms as tt
 import torch
 from sam_plugins_demo import EmulatedDigits, demo_net
 from sam_plugins_tonic import explain_events
+from sam_plugins_tonic.events import to_frames
 from sam_plugins_tonic.render import polarity_image
 from snntorch import functional as SF
 from snntorch import utils
@@ -51,9 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
 
-    to_frames = tt.ToFrame(SENSOR, n_time_bins=BINS)
-    train = EmulatedDigits(args.data, train=True, limit=args.limit, transform=to_frames)
-    test = EmulatedDigits(args.data, train=False, limit=args.limit, transform=to_frames)
+    framing = to_frames(SENSOR, BINS)
+    train = EmulatedDigits(args.data, train=True, limit=args.limit, transform=framing)
+    test = EmulatedDigits(args.data, train=False, limit=args.limit, transform=framing)
     # the frames fit in memory here; read once, then train for several epochs
     train_x, train_y, _ = collate_frames([train[i] for i in range(len(train))])
 

@@ -10,10 +10,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import tonic.transforms as tt  # noqa: E402
 import torch  # noqa: E402
 from sam_plugins_demo import EmulatedDigits  # noqa: E402
 from sam_plugins_tonic import polarity_image  # noqa: E402
+from sam_plugins_tonic.events import to_frames  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
 from sam_plugins import SAMResult, class_scores  # noqa: E402
@@ -29,7 +29,7 @@ def event_digits(data: Path, train: bool, limit: int | None, bins: int = 10):
         data,
         train=train,
         limit=limit,
-        transform=tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=bins),
+        transform=to_frames(EmulatedDigits.sensor_size, bins),
     )
     frames, labels, _ = collate_frames([dataset[i] for i in range(len(dataset))])
     return frames, labels, dataset

@@ -74,16 +74,16 @@ def test_demo_writes_report_pngs_and_gifs(demo_report, capsys):
 
 
 def test_shipped_demo_weights_classify_the_emulated_digits(tmp_path):
-    import tonic.transforms as tt
     from sam_plugins_demo import EmulatedDigits
+    from sam_plugins_tonic.events import to_frames
     from snntorch import utils
 
     from sam_plugins.analysis import collate_frames
 
     net = demo.trained_demo_net()
     data = EmulatedDigits(tmp_path, train=False, limit=60)
-    to_frames = tt.ToFrame(EmulatedDigits.sensor_size, n_time_bins=demo.BINS)
-    frames, labels, _ = collate_frames([(to_frames(e), y) for e, y in data])
+    framing = to_frames(EmulatedDigits.sensor_size, demo.BINS)
+    frames, labels, _ = collate_frames([(framing(e), y) for e, y in data])
     utils.reset(net)
     with torch.no_grad():
         counts = torch.stack([net(x)[0] for x in frames]).sum(0)

@@ -1,8 +1,10 @@
 """Event-camera data for sam-plugins through tonic.
 
-- `events`: `frame_events` / `check_events`, tonic event arrays checked and framed with tonic's
-  ToFrame, with each frame's time span; `explain_events`: SAM of one recording on the sensor.
-- `formats`: `write_nmnist_bin` / `read_nmnist_bin`, N-MNIST's file format (read by tonic).
+- `events`: `frame_events` / `check_events` / `to_frames`, tonic event arrays checked and
+  framed on tonic's slicing (every event counted: tonic's ToFrame drops the last timestamp's),
+  with each frame's time span; `explain_events`: SAM of one recording on the sensor.
+- `formats`: `write_nmnist_bin` / `read_nmnist_bin`, N-MNIST's file format (read in linear time,
+  equal to tonic's reader).
 - `emulator`: `SaccadeEmulator`, event recordings made offline from still images.
 - `readers`: `TonicReader`, the input reader for ``sam-plugins explain`` and ``analyze``.
 - `render`: `polarity_image`, `show_sam_on_events`: event frames drawn by polarity.
