@@ -24,11 +24,22 @@ from .layers import LayerSpec
 from .plugins import Adapter, installed_adapters
 from .result import SAMResult
 
-__all__ = ["NIRImportError", "explain_nir", "load_nir", "read_nir"]
+__all__ = ["NIRImportError", "explain_nir", "load_nir", "node_kinds", "read_nir"]
 
 
 class NIRImportError(LookupError):
     """No installed framework adapter could import the graph (the message says why each failed)."""
+
+
+def node_kinds(graph: Any) -> set[str]:
+    """The class names of every node in a NIR graph, sub-graphs included (not the graphs), for
+    adapters to say which nodes their framework imports faithfully."""
+    import nir
+
+    kinds = set()
+    for node in graph.nodes.values():
+        kinds |= node_kinds(node) if isinstance(node, nir.NIRGraph) else {type(node).__name__}
+    return kinds
 
 
 def read_nir(graph: Any) -> Any:

@@ -19,6 +19,7 @@ load is skipped with a warning, so one broken plugin never stops the others.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -173,6 +174,24 @@ def _load(group: str, kind: type) -> tuple[Any, ...]:
             continue
         found.append(plugin)
     return tuple(found)
+
+
+def takes_state(model: nn.Module) -> bool:
+    """Whether `model.forward` takes a ``state`` argument (a model that hands its state back)."""
+    try:
+        return "state" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def run_with_state(model: nn.Module, inputs: Tensor) -> tuple[Any, Any]:
+    """``out, state = model(x_t, state)`` for each step of `inputs` [T, B, ...], from state None:
+    (the outputs stacked along a new dim 0, the last state)."""
+    state, outputs = None, []
+    for x in inputs:
+        out, state = model(x, state)
+        outputs.append(out)
+    return stack_outputs(outputs), state
 
 
 @cache

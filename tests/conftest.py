@@ -101,3 +101,24 @@ def check_adapter(adapter, net, x, run, gamma=0.5, require_spikes=None, spikes_o
 def first(out):
     """The spike tensor of an output: itself, or the first element of a tuple or list."""
     return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def snntorch_net():
+    """A small snnTorch conv SNN (2x8x8 input, 4 classes) whose every layer spikes."""
+    import snntorch as snn
+    from torch import nn
+
+    net = nn.Sequential(
+        nn.Conv2d(2, 6, 3, padding=1),
+        snn.Leaky(beta=0.8, init_hidden=True),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 8, 3, padding=1),
+        snn.Leaky(beta=0.8, init_hidden=True),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 4, 4),
+        snn.Leaky(beta=0.8, init_hidden=True, output=True),
+    )
+    with torch.no_grad():  # strong enough weights that every layer spikes
+        for i in (0, 3, 6):
+            net[i].weight.mul_(4)
+    return net

@@ -2,9 +2,8 @@
 known answer and against straightforward references."""
 
 import pytest
-import snntorch as snn
 import torch
-from conftest import record_spikes
+from conftest import record_spikes, snntorch_net
 from plain_snn import ConvSNN
 from snntorch import utils
 from spikingjelly.activation_based import functional, layer, neuron
@@ -19,23 +18,6 @@ from sam_plugins.metrics import (
     rank_correlation,
     time_saliency,
 )
-
-
-def snntorch_net():
-    net = nn.Sequential(
-        nn.Conv2d(2, 6, 3, padding=1),
-        snn.Leaky(beta=0.8, init_hidden=True),
-        nn.AvgPool2d(2),
-        nn.Conv2d(6, 8, 3, padding=1),
-        snn.Leaky(beta=0.8, init_hidden=True),
-        nn.Flatten(),
-        nn.Linear(8 * 4 * 4, 4),
-        snn.Leaky(beta=0.8, init_hidden=True, output=True),
-    )
-    with torch.no_grad():  # strong enough weights that every layer spikes
-        for i in (0, 3, 6):
-            net[i].weight.mul_(4)
-    return net
 
 
 def reference_grad_cam(net, x, names):

@@ -2,31 +2,13 @@
 gradients and occlusions computed by hand."""
 
 import pytest
-import snntorch as snn
 import torch
-from conftest import hook_count
+from conftest import hook_count, snntorch_net
 from snntorch import utils
 from spikingjelly.activation_based import functional, layer, neuron
 from torch import nn
 
 from sam_plugins import CaptumMethod, class_scores
-
-
-def snntorch_net():
-    net = nn.Sequential(
-        nn.Conv2d(2, 6, 3, padding=1),
-        snn.Leaky(beta=0.8, init_hidden=True),
-        nn.AvgPool2d(2),
-        nn.Conv2d(6, 8, 3, padding=1),
-        snn.Leaky(beta=0.8, init_hidden=True),
-        nn.Flatten(),
-        nn.Linear(8 * 4 * 4, 4),
-        snn.Leaky(beta=0.8, init_hidden=True, output=True),
-    )
-    with torch.no_grad():  # strong enough weights that every layer spikes
-        for i in (0, 3, 6):
-            net[i].weight.mul_(4)
-    return net
 
 
 def jelly_net():

@@ -29,14 +29,14 @@ batch too and fails. Other node types are refused too (Norse would drop them sil
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from sam_plugins import Adapter
+from sam_plugins.nir import node_kinds
+from sam_plugins.plugins import run_with_state, takes_state
 
 with warnings.catch_warnings():  # norse 1.1 scripts functions with the deprecated torch.jit.script
     warnings.simplefilter("ignore", FutureWarning)
@@ -79,18 +79,16 @@ class NorseAdapter(Adapter):
         whole_sequence = any(isinstance(m, MULTI_STEP + (Lift,)) for m in model.modules())
         if whole_sequence or not takes_state(model):
             return model(inputs)
-        return run_threading_state(model, inputs)
+        return run_with_state(model, inputs)
 
     def import_nir(self, graph: Any) -> nn.Module:
         """A Norse model (``norse.torch.from_nir``) of `graph`; raises NotImplementedError naming
         the nodes Norse 1.1.0 cannot import faithfully."""
-        import nir
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             import norse.torch as norse_torch
 
-        kinds = node_kinds(graph, nir)
+        kinds = node_kinds(graph)
         if "Flatten" in kinds:
             raise NotImplementedError(
                 "Norse 1.1.0 imports nir.Flatten without the batch axis (the model would flatten "
@@ -102,43 +100,3 @@ class NorseAdapter(Adapter):
         with warnings.catch_warnings():  # nirtorch deprecates the loader Norse 1.1 calls
             warnings.simplefilter("ignore", DeprecationWarning)
             return norse_torch.from_nir(graph)
-
-
-def takes_state(model: nn.Module) -> bool:
-    """Whether `model.forward` takes a ``state`` argument (Norse's test for stateful modules)."""
-    try:
-        return "state" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def run_threading_state(model: nn.Module, inputs: Tensor) -> tuple[Any, Any]:
-    """``out, state = model(x_t, state)`` for each step of `inputs` [T, B, ...], from state None:
-    (the outputs stacked along a new dim 0, the last state)."""
-    state, outputs = None, []
-    for x in inputs:
-        out, state = model(x, state)
-        outputs.append(out)
-    return stack_steps(outputs), state
-
-
-def stack_steps(outputs: list[Any]) -> Any:
-    """Per-step outputs stacked along a new dim 0: tensors directly, tuples and lists (Norse's
-    ``return_hidden=True``) element by element; anything else as the list of steps."""
-    first = outputs[0]
-    if isinstance(first, Tensor):
-        return torch.stack(outputs)
-    if isinstance(first, (tuple, list)):
-        return type(first)(stack_steps(list(parts)) for parts in zip(*outputs, strict=True))
-    return outputs
-
-
-def node_kinds(graph: Any, nir: Any) -> set[str]:
-    """The class names of every node in a NIR graph, sub-graphs included (not the graphs)."""
-    kinds = set()
-    for node in graph.nodes.values():
-        if isinstance(node, nir.NIRGraph):
-            kinds |= node_kinds(node, nir)
-        else:
-            kinds.add(type(node).__name__)
-    return kinds

@@ -38,6 +38,7 @@ from sinabs.activation import MaxSpike, SingleSpike
 from torch import Tensor, nn
 
 from sam_plugins import Adapter
+from sam_plugins.nir import node_kinds
 
 SPIKING = (sl.IAF, sl.LIF, sl.ALIF)  # IAF*, LIF* and ALIF* variants are subclasses
 NOT_SPIKING = (sl.ExpLeak,)  # a LIF subclass without threshold
@@ -103,10 +104,9 @@ class SinabsAdapter(Adapter):
         """A sinabs model (``sinabs.from_nir``) of `graph`, its Squeeze layers made for
         `batch_size` (default 1) or `num_timesteps`; raises NotImplementedError naming the nodes
         sinabs 3.1.3 cannot import."""
-        import nir
         import sinabs
 
-        unknown = sorted(_node_kinds(graph, nir) - set(NIR_NODES))
+        unknown = sorted(node_kinds(graph) - set(NIR_NODES))
         if unknown:
             raise NotImplementedError(f"sinabs 3.1.3 cannot import NIR nodes {unknown}")
         if num_timesteps is not None:
@@ -128,14 +128,3 @@ def _time_first(output: Any, batch: int, steps: int, folded: bool) -> Any:
     if not folded and output.dim() >= 2 and output.shape[:2] == (batch, steps):
         return output.transpose(0, 1)
     return output
-
-
-def _node_kinds(graph: Any, nir: Any) -> set[str]:
-    """The class names of every node in a NIR graph, sub-graphs included (not the graphs)."""
-    kinds = set()
-    for node in graph.nodes.values():
-        if isinstance(node, nir.NIRGraph):
-            kinds |= _node_kinds(node, nir)
-        else:
-            kinds.add(type(node).__name__)
-    return kinds

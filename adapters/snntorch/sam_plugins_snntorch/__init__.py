@@ -24,6 +24,7 @@ from snntorch import _neurons as sn
 from torch import Tensor, nn
 
 from sam_plugins import Adapter
+from sam_plugins.nir import node_kinds
 
 SINGLE_STEP = (
     sn.Leaky,
@@ -89,14 +90,9 @@ class SnnTorchAdapter(Adapter):
     def import_nir(self, graph: Any) -> nn.Module:
         """An snnTorch model of `graph` (``snntorch.import_nir.import_from_nir``); raises
         NotImplementedError for graphs snnTorch 1.0 imports wrongly (nir.IF)."""
-        import nir
         from snntorch.import_nir import import_from_nir
 
-        def kinds(g):
-            for node in g.nodes.values():
-                yield from kinds(node) if isinstance(node, nir.NIRGraph) else (type(node),)
-
-        if nir.IF in set(kinds(graph)):
+        if "IF" in node_kinds(graph):
             raise NotImplementedError(
                 "snnTorch 1.0 imports nir.IF as a Leaky (beta 0.9) that returns (spk, mem) into "
                 "the next layer"

@@ -24,15 +24,14 @@ every step, as SpikingJelly documents.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-import torch
 from spikingjelly.activation_based import base, functional
 from spikingjelly.activation_based import neuron as sj
 from torch import Tensor, nn
 
 from sam_plugins import Adapter
+from sam_plugins.plugins import run_with_state, takes_state
 
 try:  # the wrapper of neurons in models imported from NIR (needs nir and nirtorch)
     from spikingjelly.activation_based.nir_exchange.from_nir import _NIRStatefulModule
@@ -99,12 +98,8 @@ class SpikingJellyAdapter(Adapter):
         )
         if multi:
             return model(inputs)
-        if "state" in inspect.signature(model.forward).parameters:
-            state, outputs = None, []
-            for x in inputs:
-                out, state = model(x, state)
-                outputs.append(out)
-            return torch.stack(outputs), state
+        if takes_state(model):
+            return run_with_state(model, inputs)
         return super().run(model, inputs)
 
     def import_nir(self, graph: Any) -> nn.Module:
