@@ -140,7 +140,7 @@ def analyze_dataset(
     if _on_rank0(lambda: prepare(path, identity, world, resume), world) == "done":
         return AnalysisResult(path)
 
-    shard = ShardWriter(parts_of(path), rank)
+    shard = ShardWriter(parts_of(path), rank, keep_rows=rank == 0)
     mine = range(rank, len(dataset), world)[shard.done :]
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -182,7 +182,7 @@ def analyze_dataset(
             bar.update(len(labels))
     if world > 1:
         dist.barrier()
-    _on_rank0(lambda: merge(path, identity, world), world)
+    _on_rank0(lambda: merge(path, identity, world, shard), world)
     return AnalysisResult(path)
 
 

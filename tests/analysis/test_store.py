@@ -118,3 +118,27 @@ def test_labels_out_of_range_are_refused(tmp_path):
             net(), Frames(), tmp_path / "a.h5", num_classes=3, layers=["lif1"], run=run,
             progress=False,
         )  # fmt: skip
+
+
+def test_kept_rows_are_the_committed_rows_and_give_way_to_the_files(tmp_path, monkeypatch):
+    from sam_plugins.analysis import store
+
+    rng = np.random.default_rng(0)
+    batches = [
+        {"index": np.arange(3 * k, 3 * k + 3), "L0.profile": rng.random((3, 5)).astype("f4")}
+        for k in range(3)
+    ]
+    writer = store.ShardWriter(tmp_path, 0, keep_rows=True)
+    for rows in batches:
+        writer.commit(rows, {"count": np.ones((2, 5))}, [])
+    from_disk = list(store.ShardWriter(tmp_path, 0).rows())
+    kept = list(writer.rows())
+    assert writer._kept is not None and len(kept) == len(from_disk) == 3
+    for a, b in zip(kept, from_disk, strict=True):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    # a resumed writer keeps nothing (it did not see the earlier batches); a full one gives up
+    assert store.ShardWriter(tmp_path, 0, keep_rows=True)._kept is None
+    monkeypatch.setattr(store, "KEEP_ROWS_BYTES", 10)
+    small = store.ShardWriter(tmp_path / "other", 0, keep_rows=True)
+    small.commit(batches[0], {"count": np.ones((2, 5))}, [])
+    assert small._kept is None and len(list(small.rows())) == 1
