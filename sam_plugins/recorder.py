@@ -41,6 +41,25 @@ class Target:
     def reset(self) -> None:
         self.steps, self.step_shape = 0, None
 
+    def check_values(self, spikes: Tensor) -> bool:
+        """Whether `spikes` hold a spike; NotSpikesError unless every value is 0 or 1 (finite,
+        if the layer is graded). One compiled pass where the backend takes the tensor, torch
+        ops otherwise."""
+        if spikes.dtype == torch.bool:
+            return bool(spikes.any())
+        census = backend.current().census(spikes, self.graded)
+        if census is not None:
+            fired, bad = census
+        else:  # torch ops
+            fired, bad = bool(spikes.any()), False
+            if fired:
+                wrong = ~torch.isfinite(spikes) if self.graded else (spikes != 0) & (spikes != 1)
+                bad = bool(wrong.any())
+        if bad:
+            low, high = (float(v) for v in torch.aminmax(spikes.float()))
+            raise self.not_spikes(low, high)
+        return bool(fired)
+
     def not_spikes(self, low: float, high: float) -> NotSpikesError:
         expected = "finite values (graded spikes)" if self.graded else "values in {0, 1}"
         return NotSpikesError(
@@ -139,18 +158,7 @@ class SpikeRecorder:
         # layer (or emits graded values) shows it at once, and later calls and sequences cost
         # nothing. Silent calls before it cost one read-only pass. The compiled census does it
         # in one pass (a multi-step layer's first call holds all T steps).
-        census = backend.current().census(spikes, target.graded)
-        if census is not None:
-            fired, bad = census
-        else:  # torch ops
-            fired, bad = bool(spikes.any()), False
-            if fired:
-                wrong = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
-                bad = bool(wrong.any())
-        if bad:
-            low, high = (float(v) for v in torch.aminmax(spikes))
-            raise target.not_spikes(low, high)
-        target.checked = bool(fired)
+        target.checked = target.check_values(spikes)
 
     def verify(self) -> None:
         """Raise if the layers' step counts disagree."""

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..engine import backend, has_spatial_layout
+from ..engine import has_spatial_layout
 from ..layers import LayerSpec, resolve_layers
 from ..plugins import (
     GenericAdapter,
@@ -25,7 +25,7 @@ from ..plugins import (
     neurons_from_adapters,
     owner_of,
 )
-from ..recorder import SpikeRecorder, SpikeShapeError, Target
+from ..recorder import Consumer, SpikeRecorder, SpikeShapeError, Target
 from ..result import LayerSAM, SAMResult
 
 
@@ -113,6 +113,23 @@ class MapMethod:
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
         raise NotImplementedError
 
+    def _record(
+        self, inputs: Tensor, consume: Consumer, targets: list[Target] | None = None
+    ) -> Any:
+        """Run the model over `inputs` without gradients, each call's spikes of `targets`
+        (default: every explained layer) streamed to `consume`; the hooks are removed after,
+        also when the model raises. Returns the model's outputs."""
+        recorder = SpikeRecorder(self.targets if targets is None else targets)
+        recorder.consumers.append(consume)
+        recorder.attach()
+        try:
+            with torch.no_grad():
+                outputs = self._forward(inputs)
+        finally:
+            recorder.detach()
+        recorder.verify()
+        return outputs
+
     def _forward(self, inputs: Tensor) -> Any:
         """Reset the model's state and run it over `inputs`; an error raised while the default
         runner ran it gets a note on how it was run and what to pass instead."""
@@ -159,42 +176,17 @@ class SpikeMapMethod(MapMethod):
         raise NotImplementedError
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
-        recorder = SpikeRecorder(self.targets)
         seen: dict[str, list[Tensor]] = {t.name: [] for t in self.targets}
-        recorder.consumers.append(lambda t, spikes: seen[t.name].append(spikes.clone()))
-        recorder.attach()
-        try:
-            with torch.no_grad():
-                outputs = self._forward(inputs)
-        finally:
-            recorder.detach()
-        recorder.verify()
+        outputs = self._record(inputs, lambda t, spikes: seen[t.name].append(spikes.clone()))
         layers = {}
         for t in self.targets:
             if not seen[t.name]:
                 raise RuntimeError(f"layer {t.name!r} was never called while the model ran")
             spikes = torch.cat(seen[t.name])
-            check_values(t, spikes)
+            t.check_values(spikes)  # the recorder checked only until a call had spikes
             if has_spatial_layout(spikes):
                 layers[t.name] = map_layer(t, self.layer_maps(spikes))
         return maps_result(layers, self.method, outputs)
-
-
-def check_values(target: Target, spikes: Tensor) -> None:
-    """NotSpikesError unless every value of a layer's spikes [T, B, ...] is 0/1 (finite if the
-    layer is graded): the recorder checks only until a call with spikes passes, and methods that
-    keep the whole sequence can afford one pass over it."""
-    if spikes.dtype == torch.bool:
-        return
-    census = backend.current().census(spikes, target.graded)
-    if census is not None:
-        bad = census[1]
-    else:
-        wrong = ~torch.isfinite(spikes) if target.graded else (spikes != 0) & (spikes != 1)
-        bad = bool(wrong.any())
-    if bad:
-        low, high = (float(v) for v in torch.aminmax(spikes.float()))
-        raise target.not_spikes(low, high)
 
 
 def map_layer(target: Target, maps: Tensor) -> LayerSAM:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from ..layers import LayerSpec
 from ..outputs import class_scores
 from ..plugins import Runner, StepMode
-from ..recorder import SpikeRecorder, Target
+from ..recorder import Target
 from ..result import LayerSAM, SAMResult
 from .base import MapMethod, map_layer, maps_result
 
@@ -109,20 +109,12 @@ class CaptumMethod(MapMethod):
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
         shapes: dict[str, tuple[int, ...]] = {}  # per layer: spikes [T, B, ...] of the run
-        recorder = SpikeRecorder(self.targets if self.layer_method else [])
 
         def note(t: Target, spikes: Tensor) -> None:
             steps = shapes.get(t.name, (0,))[0] + spikes.shape[0]
             shapes[t.name] = (steps, *spikes.shape[1:])
 
-        recorder.consumers.append(note)
-        recorder.attach()
-        try:
-            with torch.no_grad():
-                outputs = self._forward(inputs)
-        finally:
-            recorder.detach()
-        recorder.verify()
+        outputs = self._record(inputs, note, self.targets if self.layer_method else [])
         scores = class_scores(outputs)
         target = scores.argmax(1) if target is None else target.to(scores.device)
         batch_first = inputs.detach().transpose(0, 1)

@@ -16,7 +16,7 @@ from ..layers import LayerSpec
 from ..plugins import Runner, StepMode
 from ..recorder import NotSpikesError, SpikeRecorder, Target
 from ..result import LayerSAM, SAMResult
-from .base import MapMethod, check_values
+from .base import MapMethod
 
 
 class SpikeActivationMap(MapMethod):
@@ -119,7 +119,7 @@ class SpikeActivationMap(MapMethod):
             maps, scores, spikes = buffer.take()
             self._check_maps(target, maps)
             if spikes is not None:  # kept: then every value is checked
-                check_values(target, spikes)
+                target.check_values(spikes)
             layers[target.name] = LayerSAM(
                 name=target.name,
                 maps=maps if scores is None else None,
