@@ -27,6 +27,7 @@ from .io import LoadError, build_model, read_input
 from .io.models import first_line
 from .methods import explain
 from .plugins import COMMANDS_GROUP
+from .render import frame_image
 from .report import sample_titles, save_explanation
 from .result import SAMResult
 
@@ -88,16 +89,17 @@ def positive_int(text: str) -> int:
     return value
 
 
-def load_model(args: argparse.Namespace) -> nn.Module:
-    """The model the command line names (``args.model``, ``args.weights``, ``args.device``),
-    with a note on stderr when no weights file is given: the factory's own weights are used."""
+def load_model(args: argparse.Namespace, device: str | None = None, note: bool = True) -> nn.Module:
+    """The model the command line names (``args.model``, ``args.weights``, on `device` or
+    ``args.device``); a factory that raises is a one-line CLIError. With `note`, says so when no
+    weights file is given: the factory's own weights are used."""
     try:
-        model = build_model(args.model, args.weights, args.device)
+        model = build_model(args.model, args.weights, device or args.device)
     except LoadError:
         raise
     except Exception as exc:  # the user's factory raised
         raise CLIError(f"{args.model} failed to build the model: {first_line(exc)}") from None
-    if args.weights is None and not str(args.model).endswith(".nir"):  # a graph holds weights
+    if note and args.weights is None and not str(args.model).endswith(".nir"):  # graphs hold them
         print(
             f"note: no --weights given; {args.model} runs with the weights its factory gives "
             "it (random ones, unless the factory loads trained weights)"
@@ -122,9 +124,9 @@ def explain_frames(
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     except RuntimeError as exc:  # e.g. frames of another size than the model was built for
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CLIError(
-            f"the model failed on frames of shape {tuple(frames.shape)} ([T, B, C, H, W]): {first}"
+            f"the model failed on frames of shape {tuple(frames.shape)} ([T, B, C, H, W]): "
+            f"{first_line(exc)}"
         ) from None
     if not any(result[name].maps is not None for name in result):
         raise CLIError(
@@ -139,12 +141,11 @@ def write_explanation(
     frames: Tensor,
     result: SAMResult,
     labels: Tensor | None = None,
-    draw: Callable[[Tensor], np.ndarray] | None = None,
+    draw: Callable[[Tensor], np.ndarray] = frame_image,
 ) -> list[Path]:
     """The report, PNGs and GIFs of `result` in `out`, with titles from labels and outputs."""
     titles = sample_titles(result.outputs, labels, frames.shape[1])
-    extra = {} if draw is None else {"draw": draw}
-    return save_explanation(out, frames.cpu(), result, titles, **extra)
+    return save_explanation(out, frames.cpu(), result, titles, draw)
 
 
 # --- the explain command ---------------------------------------------------------------------
@@ -156,10 +157,7 @@ def _sensor_size(text: str) -> tuple[int, int, int]:
 
 
 def _explain(args: argparse.Namespace) -> None:
-    try:
-        inputs = read_input(args.input, args.time_bins, args.sensor_size)
-    except ValueError as exc:  # LoadError, and the readers' own (e.g. corrupt event files)
-        raise CLIError(str(exc)) from None
+    inputs = read_input(args.input, args.time_bins, args.sensor_size)  # LoadError: one line
     model = load_model(args)
     result = explain_frames(model, inputs.frames, args.layers, args.gamma, args.step_mode)
     paths = write_explanation(args.out, inputs.frames, result, inputs.labels, inputs.draw)

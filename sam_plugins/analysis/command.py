@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sam_plugins.cli import CLIError, add_model_arguments
+from sam_plugins.cli import CLIError, add_model_arguments, load_model
 
 DEFAULT_MODEL = "sam_plugins_demo:trained_demo_net"
 DEFAULT_DATASET = "sam_plugins_demo:EmulatedDigits"
@@ -30,6 +30,7 @@ def _open_dataset(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     from torch.utils.data import Subset
 
     from sam_plugins.io import load_factory
+    from sam_plugins.io.models import first_line
     from sam_plugins.plugins import installed_readers
 
     factory = load_factory(args.dataset)
@@ -38,8 +39,9 @@ def _open_dataset(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
         try:
             dataset = reader.open_dataset(factory, args.data, args.split == "train", args.time_bins)
         except Exception as exc:  # download refused, files missing, ...
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CLIError(f"cannot open {args.dataset} in {args.data}/: {first}") from None
+            raise CLIError(
+                f"cannot open {args.dataset} in {args.data}/: {first_line(exc)}"
+            ) from None
         if dataset is not None:
             break
     else:
@@ -81,8 +83,6 @@ def _analyze(args: argparse.Namespace) -> None:
     import torch
     import torch.distributed as dist
 
-    from sam_plugins.io import build_model
-
     from .report import write_analysis_report
     from .runner import analyze_dataset, prepare_analysis
     from .store import AnalysisError
@@ -102,7 +102,8 @@ def _analyze(args: argparse.Namespace) -> None:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if cuda else "gloo")
     try:
-        model = build_model(args.model, args.weights, device)
+        rank0 = int(os.environ.get("RANK", "0")) == 0
+        model = load_model(args, device, note=rank0 and not launch)
         dataset, names = _open_dataset(args)
         num_classes = args.num_classes or (len(names) if names else None)
         if num_classes is None:

@@ -71,6 +71,7 @@ def test_other_settings_name_the_flag_to_start_over(data, tmp_path, capsys):
         (["--layers", "nope"], "nope"),
         (["--dataset", "tonic.datasets:NMNIST", "--data", "{dir}"], "cannot open"),
         (["--dataset", "numpy:ones"], "no installed reader opens numpy:ones"),
+        (["plain_snn:broken_factory"], "plain_snn:broken_factory failed to build the model"),
     ],
 )
 def test_errors_are_one_line(data, tmp_path, capsys, more, message):
