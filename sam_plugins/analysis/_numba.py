@@ -2,13 +2,12 @@
 sample, and the inter-spike intervals, with no per-spike branch or scatter while the model runs.
 
 Per step, one branch-free pass over the layer counts each sample's spikes and sets the step's
-bit in each neuron's 16-bit word (16 steps per block). Once per block, the intervals inside
-each word are counted with bit arithmetic, for every gap d at once over the layer: the spike
-pairs d steps apart with no spike between are ``w & (w >> d) & ~(w >> 1 | ... | w >> (d - 1))``;
-an interval that crosses a block boundary joins the neuron's age (steps since its last spike,
-one byte, saturating at 255) to the position of the word's first spike. `sam_plugins.analysis
-.stats` uses this when the engine's backend is numba and the spikes are a contiguous CPU float
-tensor.
+bit in each neuron's 16-bit word (16 steps per block). Once per block, one pass over the words
+counts the intervals: a silent neuron costs a test, a firing one a step per spike (the gap from
+its lowest set bit to the next); an interval that crosses a block boundary joins the neuron's
+age (steps since its last spike, one byte, saturating at 255) to the position of the word's
+first spike. `sam_plugins.analysis.stats` uses this when the engine's backend is numba and the
+spikes are a contiguous CPU float tensor.
 """
 
 from __future__ import annotations
@@ -29,44 +28,36 @@ def _popcount(x):  # pragma: no cover - compiled
     return (x + (x >> 8)) & 0x1F
 
 
+@numba.njit(inline="always")
+def _lowest(x):  # pragma: no cover - compiled
+    return _popcount((x & -x) - 1)  # index of the lowest set bit of x != 0
+
+
 @numba.njit(cache=True)
 def _flush(bits, age, length, codes, cross, more):  # pragma: no cover - compiled
     """Count the intervals of one sample's block (`length` steps) into `codes` [CODES], and
     clear the words. `cross`: join the intervals from the last block (ages); `more`: another
-    block follows (move the ages on)."""
-    neurons = bits.shape[0]
-    used = np.uint16(0)
-    for i in range(neurons):
-        used |= bits[i]
-    if used == 0 and not more:
-        return
-    top = 0
-    while top < BLOCK and (np.int64(used) >> top) > 1:
-        top += 1  # the highest step with a spike: no longer gap inside the block
-    seen = np.zeros(neurons, np.uint16)
-    for d in range(1, top + 1):  # pairs d steps apart with no spike between, whole layer
-        n = 0
-        for i in range(neurons):
-            w = np.int32(bits[i])
-            shifted = w >> d
-            n += _popcount(w & shifted & ~np.int32(seen[i]))
-            seen[i] = np.uint16(seen[i] | shifted)
-        codes[d] += n
-    if cross or more:
-        for i in range(neurons):
-            w = np.int64(bits[i])
-            a = np.int64(age[i])
-            if w != 0:
-                if cross and a != 0:  # from the last block's last spike to this one's first
-                    codes[min(a + _popcount((w & -w) - 1), CODES - 1)] += 1
-                x = w | (w >> 1)
-                x |= x >> 2
-                x |= x >> 4
-                x |= x >> 8
-                age[i] = length - (_popcount(x) - 1)  # steps from the last spike on
-            elif a != 0:
+    block follows (move the ages on). One pass over the neurons; a silent neuron costs a test,
+    a firing one a step per spike."""
+    for i in range(bits.shape[0]):
+        w = np.int64(bits[i])
+        a = np.int64(age[i])
+        if w == 0:
+            if more and a != 0:
                 age[i] = min(a + length, 255)
-    bits[:] = 0
+            continue
+        bits[i] = 0
+        last = _lowest(w)
+        if cross and a != 0:  # from the last block's last spike to this one's first
+            codes[min(a + last, CODES - 1)] += 1
+        w &= w - 1
+        while w != 0:  # from each spike to the next
+            k = _lowest(w)
+            codes[k - last] += 1
+            last = k
+            w &= w - 1
+        if more:
+            age[i] = length - last  # steps from the last spike on
 
 
 @numba.njit(parallel=True, cache=True)
