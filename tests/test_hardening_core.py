@@ -295,3 +295,16 @@ def test_functional_maps_that_overflow_are_refused_not_returned(engine):
     torch.testing.assert_close(  # in float64 they do not
         spike_activation_map(s.double()), literal_spike_activation_map(s.double(), 0.5)
     )
+
+
+def test_input_check_tells_overflowing_sums_from_non_finite_values():
+    """The inputs are checked by their sum first: +inf and -inf cancel to NaN there (refused),
+    and finite values whose sum overflows are still accepted."""
+    from sam_plugins.methods.base import check_inputs
+
+    x = torch.zeros(3, 2, 4)
+    x[0, 0, 0], x[1, 1, 1] = INF, -INF
+    with pytest.raises(ValueError, match=r"inputs must be finite.*2 values"):
+        check_inputs(x)
+    huge = torch.full((3, 2, 4), 3e38)
+    assert not torch.isfinite(huge.sum()) and check_inputs(huge) is huge
