@@ -100,13 +100,22 @@ def spike_stats(
 
 
 def new_state(batch: int, neurons: int) -> dict[str, np.ndarray]:
-    """Zeroed state of a layer for a new sequence: the neurons' words and ages, and the
-    per-sample interval counts [B, CODES]."""
+    """State of a layer for `batch` samples, not zeroed (see `zeroed`): the neurons' words and
+    ages, and the per-sample interval counts [B, CODES]."""
     return {
-        "bits": np.zeros((batch, neurons), np.uint16),
-        "age": np.zeros((batch, neurons), np.uint8),
-        "codes": np.zeros((batch, CODES), np.int64),
+        "bits": np.empty((batch, neurons), np.uint16),
+        "age": np.empty((batch, neurons), np.uint8),
+        "codes": np.empty((batch, CODES), np.int64),
     }
+
+
+def zeroed(state: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
+    """The first `batch` samples of `state`, zeroed for a new sequence. Reusing a layer's state
+    over batches saves the page faults of fresh memory, which cost more than the zeroing."""
+    part = {key: value[:batch] for key, value in state.items()}
+    for value in part.values():
+        value.fill(0)
+    return part
 
 
 def interval_counts(state: dict[str, np.ndarray], steps: int) -> np.ndarray:

@@ -48,6 +48,7 @@ class SpikeStats:
         if not 1 <= isi_bins <= 254:
             raise ValueError(f"isi_bins must be in [1, 254], found {isi_bins}")
         self.isi_bins = isi_bins
+        self._spare: dict[str, dict[str, np.ndarray]] = {}  # compiled state, kept over batches
         self.reset(torch.ones(1, dtype=torch.long))
 
     def reset(self, lengths: Tensor) -> None:
@@ -102,8 +103,11 @@ class SpikeStats:
         """The same statistics in compiled passes (numba): state kept as numpy arrays."""
         if name not in self._steps:
             self._steps[name] = 0
-            neurons = spikes[0, 0].numel()
-            self._isi[name] = _numba.new_state(spikes.shape[1], neurons)
+            neurons, batch = spikes[0, 0].numel(), spikes.shape[1]
+            spare = self._spare.get(name)
+            if spare is None or spare["bits"].shape[0] < batch or spare["bits"].shape[1] != neurons:
+                spare = self._spare[name] = _numba.new_state(batch, neurons)
+            self._isi[name] = _numba.zeroed(spare, batch)
             self._counts[name] = []
             self._neurons[name] = neurons
             self._lengths_np = self.lengths.numpy().astype(np.int64)

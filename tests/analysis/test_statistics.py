@@ -165,36 +165,38 @@ def test_long_intervals_land_in_the_last_bin(tmp_path, kernels):
 @pytest.mark.parametrize("kernels", ["numba", "torch"])
 def test_spike_stats_match_a_per_neuron_count(kernels):
     """Random spike trains of 3 rates, fed in calls of 1 to 23 steps (crossing the compiled
-    pass' 16-step blocks), samples of different lengths, silences longer than 255 steps: counts
-    per step and sample, and every interval, as a per-neuron np.diff gives them."""
+    pass' 16-step blocks), samples of different lengths, silences longer than 255 steps, and a
+    second, smaller batch after the first (state reused): counts per step and sample, and every
+    interval, as a per-neuron np.diff gives them."""
     from types import SimpleNamespace
 
     from sam_plugins.analysis.stats import SpikeStats
 
     gen = np.random.default_rng(3)
-    steps, batch, bins = 700, 3, 40
-    rate = np.array([0.02, 0.3, 0.8])[gen.integers(0, 3, (1, batch, 2, 3, 5))]
-    spikes = (gen.random((steps, batch, 2, 3, 5)) < rate).astype(np.float32)
-    spikes[20:400, 0] = 0  # silences beyond one byte of age
-    lengths = torch.tensor([700, 433, 17])
+    bins = 40
     stats = SpikeStats(bins)
-    with backend.use(kernels):
-        stats.reset(lengths)
-        t = 0
-        while t < steps:
-            n = int(gen.integers(1, 24))
-            stats(SimpleNamespace(name="x"), torch.from_numpy(spikes[t : t + n]))
-            t += n
-        found = stats.finish("x")
-    flat = spikes.reshape(steps, batch, -1)
-    counts = np.zeros((steps, batch), dtype=np.int64)
-    isi = np.zeros(bins + 1, dtype=np.int64)
-    for b, length in enumerate(lengths.tolist()):
-        counts[:length, b] = flat[:length, b].sum(1)
-        for neuron in flat[:length, b].T:
-            for d in np.diff(np.nonzero(neuron)[0]):
-                isi[min(d, bins)] += 1
-    assert found.neurons == 30
-    np.testing.assert_array_equal(found.counts.numpy(), counts)
-    np.testing.assert_array_equal(found.isi.numpy(), isi)
-    assert isi[bins] > 0 and isi[1] > 100  # both ends of the histogram are exercised
+    for steps, lengths in ((700, [700, 433, 17]), (300, [9, 300])):
+        batch = len(lengths)
+        rate = np.array([0.02, 0.3, 0.8])[gen.integers(0, 3, (1, batch, 2, 3, 5))]
+        spikes = (gen.random((steps, batch, 2, 3, 5)) < rate).astype(np.float32)
+        spikes[20:300, 0] = 0  # silences beyond one byte of age
+        with backend.use(kernels):
+            stats.reset(torch.tensor(lengths))
+            t = 0
+            while t < steps:
+                n = int(gen.integers(1, 24))
+                stats(SimpleNamespace(name="x"), torch.from_numpy(spikes[t : t + n]))
+                t += n
+            found = stats.finish("x")
+        flat = spikes.reshape(steps, batch, -1)
+        counts = np.zeros((steps, batch), dtype=np.int64)
+        isi = np.zeros(bins + 1, dtype=np.int64)
+        for b, length in enumerate(lengths):
+            counts[:length, b] = flat[:length, b].sum(1)
+            for neuron in flat[:length, b].T:
+                for d in np.diff(np.nonzero(neuron)[0]):
+                    isi[min(d, bins)] += 1
+        assert found.neurons == 30
+        np.testing.assert_array_equal(found.counts.numpy(), counts)
+        np.testing.assert_array_equal(found.isi.numpy(), isi)
+        assert isi[bins] > 0 and isi[1] > 100  # both ends of the histogram are exercised
