@@ -9,6 +9,8 @@ contiguous CPU tensors when numba is installed (``pip install "sam-plugins[fast]
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 from torch import Tensor
@@ -26,12 +28,9 @@ largest value for ~1.1-1.2x."""
 
 
 @numba.njit(parallel=True, cache=True)
-def _steps(state, spikes, maps, scores, decay, inclusive):  # pragma: no cover - compiled
+def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts):  # pragma: no cover
     steps, batch, channels, length = spikes.shape
     spans = (length + SPAN - 1) // SPAN
-    width = min(SPAN, length)
-    totals = np.empty((batch * spans, width), np.float64)  # one allocation per call
-    parts = np.empty((batch * spans, width), maps.dtype)
     for item in numba.prange(batch * spans):
         b = item // spans
         first = (item % spans) * SPAN
@@ -76,6 +75,8 @@ def sam_steps(
     `inclusive` (window t' <= t). Contiguous CPU tensors of one floating dtype."""
     steps, batch, channels = spikes.shape[:3]
     p = state.numpy()
+    length = p.size // (batch * channels)
+    totals, parts = _scratch(batch * -(-length // SPAN), min(SPAN, length), p.dtype)
     _steps(
         p.reshape(batch, channels, -1),
         (spikes.detach() if spikes.requires_grad else spikes)
@@ -85,7 +86,25 @@ def sam_steps(
         None if scores is None else scores.numpy().reshape(batch, channels, -1),
         p.dtype.type(decay),
         p.dtype.type(inclusive),
+        totals,
+        parts,
     )
+
+
+_local = threading.local()
+
+
+def _scratch(items: int, width: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's work rows [items, width], float64 and `dtype`, reused over calls (one set
+    per thread): allocated per call they were page-faulted in afresh each time (glibc serves
+    large blocks by mmap), which cost about as much as the rest of SAM's step outside the
+    kernel."""
+    kept = _local.__dict__.setdefault("scratch", {})
+    need = items * width
+    totals, parts = kept.get(dtype, (None, None))
+    if totals is None or totals.size < need:
+        totals, parts = kept[dtype] = np.empty(need, np.float64), np.empty(need, dtype)
+    return totals[:need].reshape(items, width), parts[:need].reshape(items, width)
 
 
 @numba.njit(parallel=True, cache=True)
