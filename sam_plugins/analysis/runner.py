@@ -9,6 +9,7 @@ class sums added. A single process is the case w = 1, so both give the same file
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,16 @@ from sam_plugins import DEFAULT_GAMMA, SpikeActivationMap, class_scores
 
 from .result import AnalysisResult
 from .stats import SpikeStats
-from .store import FORMAT, AnalysisError, ShardWriter, fingerprint, merge, parts_of, prepare
+from .store import (
+    FORMAT,
+    AnalysisError,
+    ShardWriter,
+    add_class_sums,
+    fingerprint,
+    merge,
+    parts_of,
+    prepare,
+)
 
 
 def collate_frames(items: Sequence[tuple[Any, Any]]) -> tuple[Tensor, Tensor, Tensor]:
@@ -108,6 +118,7 @@ def analyze_dataset(
     class_names: Sequence[str] | None = None,
     progress: bool = True,
     num_workers: int = 0,
+    commit_every: float = 10.0,
     **options: Any,
 ) -> AnalysisResult:
     """Analyse `model` over every item of `dataset` ((frames [T, C, H, W], label) pairs) and
@@ -116,18 +127,21 @@ def analyze_dataset(
     Per layer: per class and time bin the mean SAM map (spatial layers), the SAM mass and the
     firing rate; the ISI histogram; per sample the label, prediction, length, SAM mass per bin
     and firing rate, and with `save_maps` the time-summed map (float16). Recordings of
-    different lengths are padded per batch; padded steps count nowhere. Only one batch is in
-    memory.
+    different lengths are padded per batch; padded steps count nowhere. One batch's spikes and
+    maps are in memory, and the per-sample rows since the last commit.
 
     Inside a torch.distributed group (e.g. under ``torchrun``) every rank calls this with the
     same arguments: rank r analyses samples r, r + world, ...; the file is the same as from one
     process. `device` None means the model's device.
 
-    With `resume`, a run with the same settings (`num_classes`, `layers`, `gamma`, `isi_bins`,
-    `save_maps`, the dataset's length, a fingerprint of the weights, and whatever `settings`
-    the caller adds, e.g. the dataset's name and time bins) continues from its last committed
-    batch, or returns at once if finished; other settings are refused. `resume=False` starts
-    over. Options go to SpikeActivationMap. The model is run as it is (eval mode first).
+    A rank commits its work (atomically) at the end of the first batch that ends
+    `commit_every` seconds or more after its last commit (0: after every batch), and at the end:
+    a stop loses at most that much work. With `resume`, a run with the same settings
+    (`num_classes`, `layers`, `gamma`, `isi_bins`, `save_maps`, the dataset's length, a
+    fingerprint of the weights, and whatever `settings` the caller adds, e.g. the dataset's
+    name and time bins) continues from its last commit, or returns at once if finished; other
+    settings are refused. `resume=False` starts over. Options go to SpikeActivationMap. The
+    model is run as it is (eval mode first).
     """
     path = Path(path)
     rank, world = _world()
@@ -161,6 +175,7 @@ def analyze_dataset(
         disable=(not progress or rank != 0) or None,
     )
     first = iter(mine)
+    committed = time.monotonic()
     with bar:
         for frames, labels, lengths in loader:
             if labels.min() < 0 or labels.max() >= num_classes:
@@ -171,15 +186,21 @@ def analyze_dataset(
             stats.reset(lengths)
             result = sam.attribute(frames.to(device))
             predictions = predict(result.outputs, lengths).cpu()
-            rows, sums, layer_info = _batch(result, stats, labels, lengths, num_classes, save_maps)
+            rows, layer_info = _batch(
+                result, stats, labels, lengths, num_classes, save_maps, shard.sums
+            )
             rows.update(
                 index=index,
                 target=labels.numpy(),
                 prediction=predictions.numpy().astype(np.int64),
                 length=lengths.numpy(),
             )
-            shard.commit(rows, sums, layer_info)
+            shard.add(rows, layer_info)
+            if time.monotonic() - committed >= commit_every:
+                shard.commit()
+                committed = time.monotonic()
             bar.update(len(labels))
+    shard.commit()
     if world > 1:
         dist.barrier()
     _on_rank0(lambda: merge(path, identity, world, shard), world)
@@ -243,49 +264,50 @@ def prepare_analysis(
 
 
 def _batch(
-    result, stats: SpikeStats, labels: Tensor, lengths: Tensor, num_classes: int, save_maps: bool
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Per-sample rows, class sums (float64) and layer descriptions of one batch."""
+    result,
+    stats: SpikeStats,
+    labels: Tensor,
+    lengths: Tensor,
+    num_classes: int,
+    save_maps: bool,
+    sums: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Per-sample rows and layer descriptions of one batch; its class sums (float64) are added
+    into `sums` in place, each sample's valid steps only (padded steps count nowhere)."""
     steps = result.steps
-    device = next(iter(result.values())).profile.device
-    labels_d, lengths_d = labels.to(device), lengths.to(device)
-    padded = int(lengths.min()) < steps
-    valid = (torch.arange(steps, device=device)[:, None] < lengths_d[None]).double()  # [T, B]
-
-    def per_class(rows: Tensor) -> np.ndarray:  # rows [B, ...] -> sums [C, ...] (float64)
-        out = rows.new_zeros((num_classes, *rows.shape[1:]), dtype=torch.float64)
-        return out.index_add_(0, labels_d, rows.double()).cpu().numpy()
-
+    labels_np, lengths_np = labels.numpy(), lengths.numpy()
+    valid = (np.arange(steps)[:, None] < lengths_np[None]).astype(np.float64)  # [T, B]
     rows: dict[str, np.ndarray] = {}
-    sums = {"count": per_class(valid.T)}
     info = []
+
+    def add(key: str, values: np.ndarray) -> None:  # values [T, B, ...]
+        add_class_sums(sums, key, values, labels_np, lengths_np, num_classes)
+
+    add("count", valid)
     for i, (name, layer) in enumerate(result.items()):
-        profile = layer.profile.double()  # [T, B]
-        if padded:
-            profile = profile * valid
+        profile = layer.profile.cpu().numpy() * valid  # [T, B] float64, padding zeroed
         spikes = stats.finish(name)
-        counts = spikes.counts.to(device).double()  # [T, B]
-        rows[f"L{i}.profile"] = profile.T.float().cpu().numpy()
-        rows[f"L{i}.rate"] = (counts.sum(0) / (spikes.neurons * lengths_d)).float().cpu().numpy()
-        sums[f"L{i}.profile_sum"] = per_class(profile.T)
-        sums[f"L{i}.rate_sum"] = per_class(counts.T / spikes.neurons)
-        sums[f"L{i}.isi_hist"] = spikes.isi.double().numpy()
+        counts = spikes.counts.numpy()  # [T, B], padding not counted
+        rows[f"L{i}.profile"] = profile.T.astype(np.float32)
+        rows[f"L{i}.rate"] = (counts.sum(0) / (spikes.neurons * lengths_np)).astype(np.float32)
+        add(f"L{i}.profile_sum", profile)
+        add(f"L{i}.rate_sum", counts / spikes.neurons)
+        isi = sums.setdefault(f"L{i}.isi_hist", np.zeros(len(spikes.isi)))
+        isi += spikes.isi.numpy()
         map_shape = None
         if layer.maps is not None:
-            maps = layer.maps  # [T, B, h, w]
-            if padded:
-                maps = maps * valid.view(*valid.shape, *[1] * (maps.dim() - 2)).to(maps.dtype)
+            maps = layer.maps.cpu()  # [T, B, h, w]
             map_shape = list(maps.shape[2:])
-            sums[f"L{i}.map_sum"] = per_class(maps.transpose(0, 1))
+            add(f"L{i}.map_sum", maps.numpy())
             if save_maps:
-                summed = maps.sum(0)
+                summed = torch.stack([maps[:n, b].sum(0) for b, n in enumerate(lengths_np)])
                 if summed.abs().max() > torch.finfo(torch.float16).max:
                     raise AnalysisError(
                         f"layer {name!r}: time-summed SAM maps reach {float(summed.max()):g}, "
                         "beyond float16's range; analyse without per-sample maps"
                     )
-                rows[f"L{i}.maps"] = summed.half().cpu().numpy()
+                rows[f"L{i}.maps"] = summed.half().numpy()
         info.append(
             {"name": name, "kind": layer.kind, "neurons": spikes.neurons, "map_shape": map_shape}
         )
-    return rows, sums, info
+    return rows, info

@@ -214,8 +214,12 @@ a single process's merge need not read them back (parsing many small .npy header
 
 
 class ShardWriter:
-    """One rank's committed work in ``OUT.parts/rank-R``: `done` samples in `batches` batches,
-    `sums` its class aggregates (float64)."""
+    """One rank's work in ``OUT.parts/rank-R``: `done` samples committed in `batches` files of
+    rows, `sums` its class aggregates (float64) including the batches added since.
+
+    The caller adds each finished batch's class sums into `sums` in place and its rows with
+    `add`; `commit` writes what was added since the last commit. Nothing is written in between,
+    so a stop loses at most that: a resumed run starts from the last commit."""
 
     def __init__(self, parts: Path, rank: int, keep_rows: bool = False) -> None:
         self.folder = parts / f"rank-{rank:05d}"
@@ -228,43 +232,80 @@ class ShardWriter:
                 self.sums = {k: data[k] for k in data.files if k not in _HEADER}
                 self.done, self.batches = int(data["done"]), int(data["batches"])
                 self.layers = json.loads(str(data["layers"]))
+        self._pending: list[dict[str, np.ndarray]] = []
         # the rows committed by this object, while they are all of the shard's and few enough
         self._kept: list[dict[str, np.ndarray]] | None = (
             [] if keep_rows and self.batches == 0 else None
         )
         self._kept_bytes = 0
 
-    def commit(
-        self,
-        rows: Mapping[str, np.ndarray],
-        sums: Mapping[str, np.ndarray],
-        layers: list[dict[str, Any]],
-    ) -> None:
-        """Add one batch: its per-sample rows, its class sums and what the layers are (name,
-        kind, neurons, map_shape). Atomic: rows first, then the sums that commit them."""
+    def add(self, rows: Mapping[str, np.ndarray], layers: list[dict[str, Any]]) -> None:
+        """Add one finished batch: its per-sample rows (``index`` among them) and what the
+        layers are (name, kind, neurons, map_shape); its class sums are already in `sums`."""
+        self._pending.append(dict(rows))
+        self.layers = layers
+
+    def commit(self) -> None:
+        """Write the batches added since the last commit: their rows as one file, then the sums
+        that count them. Atomic: a kill at any point leaves the last commit intact."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        rows = {key: _stack([r[key] for r in pending]) for key in pending[0]}
         self.folder.mkdir(parents=True, exist_ok=True)
         _save_npz(self.folder / f"rows-{self.batches:06d}.npz", rows)
-        add_sums(self.sums, sums)
         done, batches = self.done + len(rows["index"]), self.batches + 1
         header = {"done": np.array(done), "batches": np.array(batches)}
-        header["layers"] = np.array(json.dumps(layers))
+        header["layers"] = np.array(json.dumps(self.layers))
         _save_npz(self.folder / "agg.npz", {**self.sums, **header})
-        self.done, self.batches, self.layers = done, batches, layers
+        self.done, self.batches = done, batches
         if self._kept is not None:
-            self._kept.append(dict(rows))
+            self._kept.append(rows)
             self._kept_bytes += sum(v.nbytes for v in rows.values())
             if self._kept_bytes > KEEP_ROWS_BYTES:
                 self._kept = None
 
     def rows(self):
-        """The committed batches' rows, in order (from memory when this object kept them all,
-        else from the files, one batch in memory at a time)."""
+        """The committed rows, in order (from memory when this object kept them all, else from
+        the files, one file in memory at a time)."""
         if self._kept is not None and len(self._kept) == self.batches:
             yield from self._kept
             return
         for k in range(self.batches):
             with np.load(self.folder / f"rows-{k:06d}.npz") as data:
                 yield {key: data[key] for key in data.files}
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Batches' rows [B, ...] as one array; a time axis (axis 1) is zero-padded to the longest."""
+    if len(arrays) == 1:
+        return arrays[0]
+    if arrays[0].ndim >= 2:
+        length = max(a.shape[1] for a in arrays)
+        arrays = [_grow(a, length) for a in arrays]
+    return np.concatenate(arrays)
+
+
+def add_class_sums(
+    sums: dict[str, np.ndarray],
+    key: str,
+    values: np.ndarray,
+    labels: np.ndarray,
+    lengths: np.ndarray,
+    num_classes: int,
+) -> None:
+    """sums[key][c, :n] += values[:n, b] for each sample b of class c and n = its length:
+    `values` [T, B, ...] (any float dtype) into float64 sums [classes, T', ...], grown along
+    time when T' < T. In place, sample by sample: no batch-sized float64 copy is made."""
+    total = sums.get(key)
+    steps = values.shape[0]
+    if total is None:
+        total = sums[key] = np.zeros((num_classes, steps, *values.shape[2:]))
+    elif total.shape[1] < steps:
+        total = sums[key] = _grow(total, steps)
+    for b, (c, n) in enumerate(zip(labels.tolist(), lengths.tolist(), strict=True)):
+        n = min(n, steps)
+        total[c, :n] += values[:n, b]
 
 
 def merge(path: Path, identity: dict[str, Any], world: int, own: ShardWriter | None = None) -> None:

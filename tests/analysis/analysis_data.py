@@ -58,6 +58,9 @@ class Interrupting(Frames):
 
 
 def analyse(data, path, **options):
-    options = {"num_classes": 4, "run": run, "batch_size": 3, "progress": False, **options}
+    options = {
+        "num_classes": 4, "run": run, "batch_size": 3, "progress": False, "commit_every": 0,
+        **options,
+    }  # fmt: skip
     options.setdefault("layers", LAYERS)
     return analyze_dataset(net(), data, path, **options)

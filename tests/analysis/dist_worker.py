@@ -43,7 +43,7 @@ def main():
         data = Killing(args.n, int(rank), int(index), marker)
     result = analyze_dataset(
         net(), data, args.out, num_classes=4, layers=["lif1", "lif2", "lif3"], run=run,
-        batch_size=3, progress=False, save_maps=args.save_maps,
+        batch_size=3, progress=False, save_maps=args.save_maps, commit_every=0,
     )  # fmt: skip
     print(f"rank {dist.get_rank()}: {result.done} samples in {result.path}")
     dist.destroy_process_group()

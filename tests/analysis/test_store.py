@@ -130,7 +130,8 @@ def test_kept_rows_are_the_committed_rows_and_give_way_to_the_files(tmp_path, mo
     ]
     writer = store.ShardWriter(tmp_path, 0, keep_rows=True)
     for rows in batches:
-        writer.commit(rows, {"count": np.ones((2, 5))}, [])
+        writer.add(rows, [])
+        writer.commit()
     from_disk = list(store.ShardWriter(tmp_path, 0).rows())
     kept = list(writer.rows())
     assert writer._kept is not None and len(kept) == len(from_disk) == 3
@@ -140,5 +141,57 @@ def test_kept_rows_are_the_committed_rows_and_give_way_to_the_files(tmp_path, mo
     assert store.ShardWriter(tmp_path, 0, keep_rows=True)._kept is None
     monkeypatch.setattr(store, "KEEP_ROWS_BYTES", 10)
     small = store.ShardWriter(tmp_path / "other", 0, keep_rows=True)
-    small.commit(batches[0], {"count": np.ones((2, 5))}, [])
+    small.add(batches[0], [])
+    small.commit()
     assert small._kept is None and len(list(small.rows())) == 1
+
+
+def test_a_commit_writes_the_batches_added_since_the_last_as_one_file(tmp_path):
+    from sam_plugins.analysis import store
+
+    rng = np.random.default_rng(1)
+    steps, sizes = [5, 7, 5], [3, 3, 2]
+    batches, start = [], 0
+    for t, b in zip(steps, sizes, strict=True):
+        batches.append({"index": np.arange(start, start + b), "L0.profile": rng.random((b, t))})
+        start += b
+    writer = store.ShardWriter(tmp_path, 0)
+    for rows in batches:
+        writer.add(rows, [{"name": "x"}])
+    assert writer.done == 0 and not (tmp_path / "rank-00000").exists()  # nothing written yet
+    writer.commit()
+    writer.commit()  # nothing added since: no empty file
+    again = store.ShardWriter(tmp_path, 0)
+    assert (again.done, again.batches, again.layers) == (8, 1, [{"name": "x"}])
+    (rows,) = list(again.rows())
+    assert rows["index"].tolist() == list(range(8))
+    expected = np.zeros((8, 7))
+    for k, batch in enumerate(batches):
+        expected[sum(sizes[:k]) : sum(sizes[: k + 1]), : steps[k]] = batch["L0.profile"]
+    np.testing.assert_array_equal(rows["L0.profile"], expected)  # time zero-padded
+
+
+def test_class_sums_are_added_in_place_over_each_samples_valid_steps():
+    from sam_plugins.analysis.store import add_class_sums
+
+    rng = np.random.default_rng(2)
+    sums = {}
+    expected = np.zeros((3, 6, 2))
+    for steps in (4, 6, 3):  # the second batch is longer: the sums grow along time
+        values = rng.random((steps, 5, 2)).astype(np.float32)
+        labels, lengths = rng.integers(0, 3, 5), rng.integers(1, steps + 1, 5)
+        add_class_sums(sums, "k", values, labels, lengths, 3)
+        for b in range(5):
+            expected[labels[b], : lengths[b]] += values[: lengths[b], b]
+    assert sums["k"].dtype == np.float64 and sums["k"].shape == (3, 6, 2)
+    np.testing.assert_allclose(sums["k"], expected, rtol=1e-12)
+
+
+def test_a_stop_between_commits_loses_only_the_uncommitted_batches(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        analyse(Interrupting(at=7), tmp_path / "a.h5", commit_every=3600)
+    assert not list((tmp_path / "a.h5.parts").glob("rank-*/*.npz"))  # none due yet
+    resumed = analyse(Frames(), tmp_path / "a.h5", commit_every=3600)
+    full = analyse(Frames(), tmp_path / "b.h5")
+    np.testing.assert_array_equal(resumed.sample_profiles("lif1"), full.sample_profiles("lif1"))
+    np.testing.assert_allclose(resumed.mean_maps("lif1"), full.mean_maps("lif1"), rtol=1e-12)
