@@ -2,6 +2,7 @@
 
     python benchmarks/bench_analysis.py [--data examples/output/data] [--repeats 5]
     python benchmarks/bench_analysis.py --scale [--repeats 3]
+    python benchmarks/bench_analysis.py --split [--repeats 5]
 
 Data: the emulated test digits (297 N-MNIST-style recordings, read by tonic and framed with
 ToFrame into 10 bins of 2x34x34). Model: dvs_vgg (3x conv-BN-LIF-pool, 32/64/128 channels),
@@ -14,6 +15,10 @@ in pairs in alternating order; the ratio of each pair, their median and range ar
 --scale: the analysis alone, each run a fresh process timed from inside (after imports and
 model set-up, until the HDF5 file is merged): one process at 1 thread, one at 2 threads, and
 2 processes of 1 thread each under torchrun (gloo), in alternating order.
+
+--split: where the analysis' time goes, in one process: plain inference, SAM attached
+(`attribute` per batch, nothing else), SAM with the firing and ISI statistics, and the full
+analysis, in rotating order; each one's throughput relative to the plain run of its round.
 
 OMP_WAIT_POLICY=PASSIVE is the default here (see below); OMP_NUM_THREADS sets the threads.
 """
@@ -44,7 +49,9 @@ from sam_plugins_demo import EmulatedDigits  # noqa: E402
 from sam_plugins_tonic.events import to_frames  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from sam_plugins import SpikeActivationMap  # noqa: E402
 from sam_plugins.analysis import analyze_dataset, collate_frames  # noqa: E402
+from sam_plugins.analysis.stats import SpikeStats  # noqa: E402
 
 
 def run(net, frames):
@@ -72,6 +79,53 @@ def analyse(net, data, batch_size, out):
         net, data, out, num_classes=10, batch_size=batch_size, layers=PlainLIF, run=run,
         resume=False, progress=False,
     )  # fmt: skip
+
+
+def sam_only(net, data, batch_size, statistics_too=False):
+    """What the analysis runs per batch before its aggregation: SAM of every neuron layer (and
+    the spike statistics), without the per-class sums, commits or the HDF5 file."""
+    sam = SpikeActivationMap(net, PlainLIF, run=run)
+    stats = SpikeStats()
+    if statistics_too:
+        sam.recorder.consumers.append(stats)
+    for frames, _, lengths in DataLoader(data, batch_size=batch_size, collate_fn=collate_frames):
+        stats.reset(lengths)
+        result = sam.attribute(frames)
+        if statistics_too:
+            for name in result:
+                stats.finish(name)
+
+
+def split(args) -> None:
+    net, data = setup(args.data)
+    jobs = {
+        "plain inference": lambda: plain(net, data, args.batch_size, None),
+        "SAM attached": lambda: sam_only(net, data, args.batch_size),
+        "+ statistics": lambda: sam_only(net, data, args.batch_size, statistics_too=True),
+        "full analysis": None,
+    }
+    ratios: dict[str, list[float]] = {name: [] for name in jobs}
+    with tempfile.TemporaryDirectory() as folder:
+        jobs["full analysis"] = lambda: analyse(net, data, args.batch_size, Path(folder) / "a.h5")
+        for job in jobs.values():
+            job()  # warm-up
+        names = list(jobs)
+        for i in range(args.repeats):
+            order = names[i % len(names) :] + names[: i % len(names)]
+            seconds = {}
+            for name in order:
+                start = time.perf_counter()
+                jobs[name]()
+                seconds[name] = time.perf_counter() - start
+            for name in names:
+                ratios[name].append(seconds["plain inference"] / seconds[name])
+    print(f"{len(data)} recordings, {torch.get_num_threads()} threads, {args.repeats} rounds")
+    for name, values in list(ratios.items())[1:]:
+        values.sort()
+        print(
+            f"  {name:16s} throughput / plain: median {statistics.median(values):.3f}, "
+            f"range {values[0]:.3f}-{values[-1]:.3f}"
+        )
 
 
 def compare(args) -> None:
@@ -164,12 +218,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--scale", action="store_true", help="1 and 2 processes")
+    parser.add_argument("--split", action="store_true", help="where the time goes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
     elif args.scale:
         scale(args)
+    elif args.split:
+        split(args)
     else:
         compare(args)
 

@@ -10,6 +10,7 @@ Each command sets ``func(args)`` on its parser; errors a user can fix are raised
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -86,6 +87,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, found {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, found {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, found {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, found {text}")
     return value
 
 

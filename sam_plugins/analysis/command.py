@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sam_plugins.cli import CLIError, add_model_arguments, load_model
+from sam_plugins.cli import CLIError, add_model_arguments, load_model, seconds
 
 DEFAULT_MODEL = "sam_plugins_demo:trained_demo_net"
 DEFAULT_DATASET = "sam_plugins_demo:EmulatedDigits"
@@ -128,8 +128,9 @@ def _analyze(args: argparse.Namespace) -> None:
             return
         else:
             analysis = analyze_dataset(
-                model, dataset, args.out, batch_size=args.batch_size, device=device, **options
-            )
+                model, dataset, args.out, batch_size=args.batch_size, device=device,
+                commit_every=args.commit_every, **options,
+            )  # fmt: skip
     except AnalysisError as exc:
         raise CLIError(exc.cli) from None
     except LookupError as exc:  # no neurons found
@@ -203,6 +204,14 @@ def add_analyze(subparsers) -> None:
         "--save-maps", action="store_true", help="also store each sample's time-summed maps"
     )
     parser.add_argument("--restart", action="store_true", help="start over, do not resume")
+    parser.add_argument(
+        "--commit-every",
+        type=seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="save the work done at most this often (0: after every batch); a stop loses at "
+        "most the work since",
+    )
     parser.add_argument(
         "--nproc", type=int, default=1, help="processes on this machine (torch.distributed.run)"
     )

@@ -294,7 +294,7 @@ def add_class_sums(
     lengths: np.ndarray,
     num_classes: int,
 ) -> None:
-    """sums[key][c, :n] += values[:n, b] for each sample b of class c and n = its length:
+    """``sums[key][c, :n] += values[:n, b]`` for each sample b of class c and n = its length:
     `values` [T, B, ...] (any float dtype) into float64 sums [classes, T', ...], grown along
     time when T' < T. In place, sample by sample: no batch-sized float64 copy is made."""
     total = sums.get(key)

@@ -65,6 +65,8 @@ def test_other_settings_name_the_flag_to_start_over(data, tmp_path, capsys):
     [
         (["--limit", "0"], "--limit must be at least 1, found 0"),
         (["--nproc", "0"], "--nproc must be at least 1"),
+        (["--commit-every", "-1"], "must be a number of seconds >= 0, found -1"),
+        (["--commit-every", "soon"], "must be a number of seconds, found 'soon'"),
         (["--out", "{dir}"], "is a directory"),
         (["--out", "{txt}"], "is not a sam-plugins analysis file"),
         (["--out", "{txt}/a.h5"], "cannot create the folder"),
