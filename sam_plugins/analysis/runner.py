@@ -147,6 +147,8 @@ def analyze_dataset(
     rank, world = _world()
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, found {batch_size}")
+    if not commit_every >= 0:  # NaN too
+        raise ValueError(f"commit_every must be a number of seconds >= 0, found {commit_every}")
     sam = SpikeActivationMap(model, layers, gamma, run=run, **options)
     identity = _identity(
         model, sam, dataset, num_classes, isi_bins, save_maps, settings, class_names
@@ -189,11 +191,11 @@ def analyze_dataset(
             rows, layer_info = _batch(
                 result, stats, labels, lengths, num_classes, save_maps, shard.sums
             )
-            rows.update(
+            rows.update(  # copies: with workers, the loader's tensors hold shared memory
                 index=index,
-                target=labels.numpy(),
+                target=labels.numpy().copy(),
                 prediction=predictions.numpy().astype(np.int64),
-                length=lengths.numpy(),
+                length=lengths.numpy().copy(),
             )
             shard.add(rows, layer_info)
             if time.monotonic() - committed >= commit_every:
@@ -280,7 +282,7 @@ def _batch(
     rows: dict[str, np.ndarray] = {}
     info = []
 
-    def add(key: str, values: np.ndarray) -> None:  # values [T, B, ...]
+    def add(key: str, values: Tensor | np.ndarray) -> None:  # values [T, B, ...]
         add_class_sums(sums, key, values, labels_np, lengths_np, num_classes)
 
     add("count", valid)
@@ -289,6 +291,9 @@ def _batch(
         spikes = stats.finish(name)
         counts = spikes.counts.numpy()  # [T, B], padding not counted
         rows[f"L{i}.profile"] = profile.T.astype(np.float32)
+        # each sample's own steps, summed in float64: the same however it was batched
+        mass = [profile[: min(n, steps), b].sum() for b, n in enumerate(lengths_np.tolist())]
+        rows[f"L{i}.mass"] = np.array(mass, dtype=np.float32)
         rows[f"L{i}.rate"] = (counts.sum(0) / (spikes.neurons * lengths_np)).astype(np.float32)
         add(f"L{i}.profile_sum", profile)
         add(f"L{i}.rate_sum", counts / spikes.neurons)
@@ -296,9 +301,9 @@ def _batch(
         isi += spikes.isi.numpy()
         map_shape = None
         if layer.maps is not None:
-            maps = layer.maps.cpu()  # [T, B, h, w]
+            maps = layer.maps  # [T, B, h, w], on the model's device
             map_shape = list(maps.shape[2:])
-            add(f"L{i}.map_sum", maps.numpy())
+            add(f"L{i}.map_sum", maps)
             if save_maps:
                 summed = torch.stack([maps[:n, b].sum(0) for b, n in enumerate(lengths_np)])
                 if summed.abs().max() > torch.finfo(torch.float16).max:
@@ -306,7 +311,7 @@ def _batch(
                         f"layer {name!r}: time-summed SAM maps reach {float(summed.max()):g}, "
                         "beyond float16's range; analyse without per-sample maps"
                     )
-                rows[f"L{i}.maps"] = summed.half().numpy()
+                rows[f"L{i}.maps"] = summed.half().cpu().numpy()
         info.append(
             {"name": name, "kind": layer.kind, "neurons": spikes.neurons, "map_shape": map_shape}
         )

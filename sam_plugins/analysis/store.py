@@ -1,13 +1,13 @@
 """Where an analysis lives on disk: per-rank parts while it runs, one HDF5 file when done.
 
 While running, ``OUT.parts/`` holds ``meta.json`` (the settings that make the numbers: the
-analysis' identity, and the world size) and one folder per rank. A rank commits each batch by
-writing ``rows-K.npz`` (that batch's per-sample rows) and then replacing ``agg.npz`` (its class
-sums so far and the number of batches they cover), each written to a temporary name and renamed:
-a kill at any point leaves the last commit intact, and a run started again resumes from it.
-When every rank is done, rank 0 merges the parts into ``OUT`` (again written under a temporary
-name and renamed) and removes the parts. `AnalysisResult` reads that file back.
-"""
+analysis' identity, and the world size) and one folder per rank. A rank commits by writing
+``rows-K.npz`` (the per-sample rows of the batches since its last commit) and then replacing
+``agg.npz`` (its class sums so far and the number of rows files they cover), each written to a
+temporary name and renamed: a kill at any point leaves the last commit intact, and a run started
+again resumes from it. When every rank is done, rank 0 merges the parts into ``OUT`` (again
+written under a temporary name and renamed) and removes the parts. `AnalysisResult` reads that
+file back."""
 
 from __future__ import annotations
 
@@ -214,12 +214,14 @@ a single process's merge need not read them back (parsing many small .npy header
 
 
 class ShardWriter:
-    """One rank's work in ``OUT.parts/rank-R``: `done` samples committed in `batches` files of
-    rows, `sums` its class aggregates (float64) including the batches added since.
+    """One rank's work in ``OUT.parts/rank-R``: `done` samples committed in `batches` rows
+    files, `sums` its class aggregates (float64) including the batches added since.
 
     The caller adds each finished batch's class sums into `sums` in place and its rows with
     `add`; `commit` writes what was added since the last commit. Nothing is written in between,
-    so a stop loses at most that: a resumed run starts from the last commit."""
+    so a stop loses at most that: a resumed run starts from the last commit. After an exception
+    while a batch's sums were being added, the writer holds part of a batch: discard it (the
+    analysis does) rather than commit."""
 
     def __init__(self, parts: Path, rank: int, keep_rows: bool = False) -> None:
         self.folder = parts / f"rank-{rank:05d}"
@@ -250,15 +252,14 @@ class ShardWriter:
         that count them. Atomic: a kill at any point leaves the last commit intact."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
-        rows = {key: _stack([r[key] for r in pending]) for key in pending[0]}
+        rows = {key: _stack([r[key] for r in self._pending]) for key in self._pending[0]}
         self.folder.mkdir(parents=True, exist_ok=True)
         _save_npz(self.folder / f"rows-{self.batches:06d}.npz", rows)
         done, batches = self.done + len(rows["index"]), self.batches + 1
         header = {"done": np.array(done), "batches": np.array(batches)}
         header["layers"] = np.array(json.dumps(self.layers))
         _save_npz(self.folder / "agg.npz", {**self.sums, **header})
-        self.done, self.batches = done, batches
+        self.done, self.batches, self._pending = done, batches, []
         if self._kept is not None:
             self._kept.append(rows)
             self._kept_bytes += sum(v.nbytes for v in rows.values())
@@ -277,7 +278,8 @@ class ShardWriter:
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:
-    """Batches' rows [B, ...] as one array; a time axis (axis 1) is zero-padded to the longest."""
+    """Batches' rows [B, ...] as one array; axis 1 is zero-padded to the longest (the time axis
+    of the profiles; the maps' y axis is the same in every batch)."""
     if len(arrays) == 1:
         return arrays[0]
     if arrays[0].ndim >= 2:
@@ -289,23 +291,41 @@ def _stack(arrays: list[np.ndarray]) -> np.ndarray:
 def add_class_sums(
     sums: dict[str, np.ndarray],
     key: str,
-    values: np.ndarray,
+    values: torch.Tensor | np.ndarray,
     labels: np.ndarray,
     lengths: np.ndarray,
     num_classes: int,
 ) -> None:
     """``sums[key][c, :n] += values[:n, b]`` for each sample b of class c and n = its length:
     `values` [T, B, ...] (any float dtype) into float64 sums [classes, T', ...], grown along
-    time when T' < T. In place, sample by sample: no batch-sized float64 copy is made."""
-    total = sums.get(key)
+    time when T' < T. On the CPU in place, sample by sample (no batch-sized float64 copy); on
+    another device the class sums are made there (``index_add_``) and only they are copied."""
     steps = values.shape[0]
+    total = sums.get(key)
     if total is None:
         total = sums[key] = np.zeros((num_classes, steps, *values.shape[2:]))
     elif total.shape[1] < steps:
         total = sums[key] = _grow(total, steps)
+    if isinstance(values, torch.Tensor) and not values.is_cpu:
+        total[:, :steps] += _class_sums_on(values, labels, lengths, num_classes)
+        return
+    values = values.numpy() if isinstance(values, torch.Tensor) else values
     for b, (c, n) in enumerate(zip(labels.tolist(), lengths.tolist(), strict=True)):
         n = min(n, steps)
         total[c, :n] += values[:n, b]
+
+
+def _class_sums_on(
+    values: torch.Tensor, labels: np.ndarray, lengths: np.ndarray, num_classes: int
+) -> np.ndarray:
+    """Class sums [classes, T, ...] (float64, numpy) of `values` [T, B, ...] over each sample's
+    valid steps, computed on the values' device."""
+    steps, device = values.shape[0], values.device
+    valid = torch.arange(steps, device=device)[:, None] < torch.as_tensor(lengths, device=device)
+    masked = values.double() * valid.view(*valid.shape, *[1] * (values.dim() - 2))
+    out = masked.new_zeros((num_classes, steps, *values.shape[2:]))
+    out.index_add_(0, torch.as_tensor(labels, device=device), masked.transpose(0, 1))
+    return out.cpu().numpy()
 
 
 def merge(path: Path, identity: dict[str, Any], world: int, own: ShardWriter | None = None) -> None:
@@ -385,7 +405,8 @@ def merge(path: Path, identity: dict[str, Any], world: int, own: ShardWriter | N
                     profile = rows[f"L{i}.profile"]
                     f[f"layers/{i}/profile"][where, : profile.shape[1]] = profile
                     f[f"layers/{i}/rate"][where] = rows[f"L{i}.rate"]
-                    f[f"layers/{i}/mass"][where] = profile.sum(1)
+                    mass = rows.get(f"L{i}.mass")  # parts written before mass was a row
+                    f[f"layers/{i}/mass"][where] = profile.sum(1) if mass is None else mass
                     if f"layers/{i}/maps" in f:
                         f[f"layers/{i}/maps"][where] = rows[f"L{i}.maps"]
         if not (seen == 1).all():

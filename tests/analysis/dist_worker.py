@@ -1,12 +1,16 @@
 """One rank of a distributed analysis, for the tests: ``torchrun ... dist_worker.py OUT N
-[--kill RANK:INDEX:MARKER]``. With --kill, rank RANK kills itself with SIGKILL when it reads
-item INDEX, unless the file MARKER exists (it is made first, so the next run goes through)."""
+[--kill RANK:INDEX:MARKER] [--tick SECONDS]``. With --kill, rank RANK kills itself with SIGKILL
+when it reads item INDEX, unless the file MARKER exists (it is made first, so the next run goes
+through). Without --tick every batch is committed; with it, the analysis' clock moves 1 s each
+time it is read and a rank commits every SECONDS: rows files of several batches."""
 
 import argparse
+import itertools
 import os
 import signal
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch.distributed as dist
 
@@ -14,7 +18,7 @@ sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]
 
 from analysis_data import Frames, net, run  # noqa: E402
 
-from sam_plugins.analysis import analyze_dataset  # noqa: E402
+from sam_plugins.analysis import analyze_dataset, runner  # noqa: E402
 
 
 class Killing(Frames):
@@ -35,7 +39,10 @@ def main():
     parser.add_argument("n", type=int)
     parser.add_argument("--kill")
     parser.add_argument("--save-maps", action="store_true")
+    parser.add_argument("--tick", type=float, default=0.0)
     args = parser.parse_args()
+    if args.tick:
+        runner.time = SimpleNamespace(monotonic=itertools.count().__next__)
     dist.init_process_group("gloo")
     data = Frames(args.n)
     if args.kill:
@@ -43,7 +50,7 @@ def main():
         data = Killing(args.n, int(rank), int(index), marker)
     result = analyze_dataset(
         net(), data, args.out, num_classes=4, layers=["lif1", "lif2", "lif3"], run=run,
-        batch_size=3, progress=False, save_maps=args.save_maps, commit_every=0,
+        batch_size=3, progress=False, save_maps=args.save_maps, commit_every=args.tick,
     )  # fmt: skip
     print(f"rank {dist.get_rank()}: {result.done} samples in {result.path}")
     dist.destroy_process_group()

@@ -50,7 +50,7 @@ def reference(tmp_path_factory):
 
 
 def test_two_processes_give_the_single_process_file(tmp_path, reference):
-    done = torchrun(tmp_path / "two.h5", N, "--save-maps")
+    done = torchrun(tmp_path / "two.h5", N, "--save-maps", "--tick", "2.5")  # 2-3 batches a file
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"rank 1: {N} samples" in done.stdout
     merged = AnalysisResult(tmp_path / "two.h5")

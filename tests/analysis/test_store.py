@@ -1,5 +1,6 @@
 """The analysis file: self-describing HDF5, durable commits, and clear errors for bad paths."""
 
+import itertools
 import json
 import os
 from collections import OrderedDict
@@ -187,11 +188,70 @@ def test_class_sums_are_added_in_place_over_each_samples_valid_steps():
     np.testing.assert_allclose(sums["k"], expected, rtol=1e-12)
 
 
+def test_class_sums_off_the_cpu_are_made_on_the_device_and_agree():
+    """The path for GPU maps (index_add_ where the maps are, only the sums copied), run here on
+    CPU tensors, against the in-place per-sample path."""
+    from sam_plugins.analysis.store import _class_sums_on, add_class_sums
+
+    rng = np.random.default_rng(3)
+    values = rng.random((7, 6, 3, 2)).astype(np.float32)
+    labels, lengths = rng.integers(0, 4, 6), rng.integers(1, 8, 6)
+    sums = {}
+    add_class_sums(sums, "k", values, labels, lengths, 4)
+    on_device = _class_sums_on(torch.from_numpy(values), labels, lengths, 4)
+    assert on_device.dtype == np.float64
+    np.testing.assert_allclose(on_device, sums["k"], rtol=1e-12)
+    assert lengths.min() < 7 and np.abs(sums["k"]).sum() > 0  # padding was left out
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan")])
+def test_commit_interval_must_be_seconds(tmp_path, bad):
+    with pytest.raises(ValueError, match="commit_every must be a number of seconds >= 0"):
+        analyse(Frames(), tmp_path / "a.h5", commit_every=bad)
+
+
+def same_files(a, b) -> None:
+    """Every dataset of two analysis files: rows identical, class sums equal to 1e-12."""
+
+    def datasets(file):
+        names = []
+        file.visititems(lambda name, x: names.append(name) if isinstance(x, h5py.Dataset) else None)
+        return sorted(names)
+
+    with h5py.File(a) as f, h5py.File(b) as g:
+        names = datasets(f)
+        assert len(names) > 20 and names == datasets(g)
+        for name in names:
+            if name.endswith("_sum") or name.endswith("isi_hist") or name == "classes/count":
+                np.testing.assert_allclose(f[name][()], g[name][()], rtol=1e-12, err_msg=name)
+            else:
+                np.testing.assert_array_equal(f[name][()], g[name][()], err_msg=name)
+
+
 def test_a_stop_between_commits_loses_only_the_uncommitted_batches(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         analyse(Interrupting(at=7), tmp_path / "a.h5", commit_every=3600)
     assert not list((tmp_path / "a.h5.parts").glob("rank-*/*.npz"))  # none due yet
     resumed = analyse(Frames(), tmp_path / "a.h5", commit_every=3600)
     full = analyse(Frames(), tmp_path / "b.h5")
-    np.testing.assert_array_equal(resumed.sample_profiles("lif1"), full.sample_profiles("lif1"))
-    np.testing.assert_allclose(resumed.mean_maps("lif1"), full.mean_maps("lif1"), rtol=1e-12)
+    assert resumed.done == full.done == 11
+    same_files(tmp_path / "a.h5", tmp_path / "b.h5")
+
+
+def test_a_stop_after_a_commit_of_several_batches_resumes_to_the_same_file(tmp_path, monkeypatch):
+    """The analysis' clock moves 1 s each time it is read: with commit_every=2.5 the first
+    commit holds 3 batches (9 samples); the stop in the 4th batch loses only that one."""
+    from types import SimpleNamespace
+
+    from sam_plugins.analysis import runner
+
+    monkeypatch.setattr(runner, "time", SimpleNamespace(monotonic=itertools.count().__next__))
+    with pytest.raises(KeyboardInterrupt):
+        analyse(Interrupting(at=10), tmp_path / "a.h5", commit_every=2.5, save_maps=True)
+    rank = tmp_path / "a.h5.parts" / "rank-00000"
+    assert sorted(p.name for p in rank.glob("*.npz")) == ["agg.npz", "rows-000000.npz"]
+    with np.load(rank / "rows-000000.npz") as rows:
+        assert rows["index"].tolist() == list(range(9))
+    analyse(Frames(), tmp_path / "a.h5", commit_every=2.5, save_maps=True)
+    analyse(Frames(), tmp_path / "b.h5", save_maps=True)  # a commit per batch
+    same_files(tmp_path / "a.h5", tmp_path / "b.h5")
