@@ -298,8 +298,8 @@ def add_class_sums(
 ) -> None:
     """``sums[key][c, :n] += values[:n, b]`` for each sample b of class c and n = its length:
     `values` [T, B, ...] (any float dtype) into float64 sums [classes, T', ...], grown along
-    time when T' < T. On the CPU in place, sample by sample (no batch-sized float64 copy); on
-    another device the class sums are made there (``index_add_``) and only they are copied."""
+    time when T' < T. In place, sample by sample (no batch-sized float64 copy); values on another
+    device are summed there and only the class sums are copied."""
     steps = values.shape[0]
     total = sums.get(key)
     if total is None:
@@ -319,12 +319,12 @@ def _class_sums_on(
     values: torch.Tensor, labels: np.ndarray, lengths: np.ndarray, num_classes: int
 ) -> np.ndarray:
     """Class sums [classes, T, ...] (float64, numpy) of `values` [T, B, ...] over each sample's
-    valid steps, computed on the values' device."""
-    steps, device = values.shape[0], values.device
-    valid = torch.arange(steps, device=device)[:, None] < torch.as_tensor(lengths, device=device)
-    masked = values.double() * valid.view(*valid.shape, *[1] * (values.dim() - 2))
-    out = masked.new_zeros((num_classes, steps, *values.shape[2:]))
-    out.index_add_(0, torch.as_tensor(labels, device=device), masked.transpose(0, 1))
+    valid steps, added sample by sample on the values' device (the same additions in the same
+    order as on the CPU; no float64 copy of the whole batch)."""
+    steps = values.shape[0]
+    out = values.new_zeros((num_classes, steps, *values.shape[2:]), dtype=torch.float64)
+    for b, (c, n) in enumerate(zip(labels.tolist(), lengths.tolist(), strict=True)):
+        out[c, : min(n, steps)] += values[: min(n, steps), b]
     return out.cpu().numpy()
 
 
