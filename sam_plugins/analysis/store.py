@@ -308,24 +308,28 @@ def add_class_sums(
         total = sums[key] = _grow(total, steps)
     if isinstance(values, torch.Tensor) and not values.is_cpu:
         total[:, :steps] += _class_sums_on(values, labels, lengths, num_classes)
-        return
-    values = values.numpy() if isinstance(values, torch.Tensor) else values
-    for b, (c, n) in enumerate(zip(labels.tolist(), lengths.tolist(), strict=True)):
-        n = min(n, steps)
-        total[c, :n] += values[:n, b]
+    else:
+        as_numpy = values.numpy() if isinstance(values, torch.Tensor) else values
+        _add_samples(total, as_numpy, labels, lengths)
 
 
 def _class_sums_on(
     values: torch.Tensor, labels: np.ndarray, lengths: np.ndarray, num_classes: int
 ) -> np.ndarray:
     """Class sums [classes, T, ...] (float64, numpy) of `values` [T, B, ...] over each sample's
-    valid steps, added sample by sample on the values' device (the same additions in the same
-    order as on the CPU; no float64 copy of the whole batch)."""
-    steps = values.shape[0]
-    out = values.new_zeros((num_classes, steps, *values.shape[2:]), dtype=torch.float64)
-    for b, (c, n) in enumerate(zip(labels.tolist(), lengths.tolist(), strict=True)):
-        out[c, : min(n, steps)] += values[: min(n, steps), b]
+    valid steps, added on the values' device; only the sums are copied."""
+    shape = (num_classes, values.shape[0], *values.shape[2:])
+    out = values.new_zeros(shape, dtype=torch.float64)
+    _add_samples(out, values, labels, lengths)
     return out.cpu().numpy()
+
+
+def _add_samples(total, values, labels: np.ndarray, lengths: np.ndarray) -> None:
+    """``total[c, :n] += values[:n, b]`` per sample b, for numpy arrays or torch tensors alike:
+    the same additions in the same order wherever they run, and no batch-sized copy."""
+    steps = values.shape[0]
+    for b, (c, n) in enumerate(zip(labels.tolist(), lengths.tolist(), strict=True)):
+        total[c, : min(n, steps)] += values[: min(n, steps), b]
 
 
 def merge(path: Path, identity: dict[str, Any], world: int, own: ShardWriter | None = None) -> None:

@@ -42,20 +42,15 @@ def check_inputs(inputs: Any) -> Tensor:
             "inputs must have at least one time step and one sample ([T, B, ...] with T, B >= 1), "
             f"found shape {tuple(inputs.shape)}"
         )
-    if (inputs.is_floating_point() or inputs.is_complex()) and not _finite_sum(inputs):
-        bad = int((~torch.isfinite(inputs)).sum())  # counted only when the sum says so
+    # one sum decides (a NaN or infinite value makes it non-finite); counted only then
+    if (inputs.is_floating_point() or inputs.is_complex()) and not torch.isfinite(inputs.sum()):
+        bad = int((~torch.isfinite(inputs)).sum())
         if bad:  # a NaN input silences threshold neurons: zero maps, not an error, otherwise
             raise ValueError(
                 f"inputs must be finite, found {bad} value{'s' if bad > 1 else ''} NaN or "
                 f"infinite in inputs of shape {tuple(inputs.shape)}"
             )
     return inputs
-
-
-def _finite_sum(inputs: Tensor) -> bool:
-    """Whether the sum of `inputs` is finite: always when every value is (unless the sum
-    overflows), never when one is NaN or infinite. One reduction, no mask of the inputs' size."""
-    return bool(torch.isfinite(inputs.sum()))
 
 
 class MapMethod:
