@@ -122,3 +122,23 @@ def snntorch_net():
         for i in (0, 3, 6):
             net[i].weight.mul_(4)
     return net
+
+
+def jelly_net():
+    """A small multi-step SpikingJelly SNN (2x8x8 input, 3 classes), weights strong enough that
+    both layers spike."""
+    from spikingjelly.activation_based import functional, layer, neuron
+    from torch import nn
+
+    net = nn.Sequential(
+        layer.Conv2d(2, 4, 3, padding=1),
+        neuron.LIFNode(step_mode="m"),
+        layer.Flatten(),
+        layer.Linear(4 * 8 * 8, 3),
+        neuron.LIFNode(step_mode="m"),
+    )
+    functional.set_step_mode(net, "m")
+    with torch.no_grad():
+        net[0].weight.mul_(3)
+        net[3].weight.mul_(3)
+    return net

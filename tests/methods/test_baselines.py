@@ -3,10 +3,9 @@ known answer and against straightforward references."""
 
 import pytest
 import torch
-from conftest import record_spikes, snntorch_net
+from conftest import jelly_net, record_spikes, snntorch_net
 from plain_snn import ConvSNN
 from snntorch import utils
-from spikingjelly.activation_based import functional, layer, neuron
 from torch import nn
 
 from sam_plugins import RandomMap, SNNGradCAM, SpikeCount, explain
@@ -58,16 +57,7 @@ def test_grad_cam_matches_the_written_out_formula_on_snntorch():
 
 
 def test_grad_cam_on_a_multi_step_spikingjelly_net():
-    net = nn.Sequential(
-        layer.Conv2d(2, 4, 3, padding=1),
-        neuron.LIFNode(step_mode="m"),
-        layer.Flatten(),
-        layer.Linear(4 * 8 * 8, 3),
-        neuron.LIFNode(step_mode="m"),
-    )
-    functional.set_step_mode(net, "m")
-    with torch.no_grad():
-        net[0].weight.mul_(3)
+    net = jelly_net()
     x = (torch.rand(5, 2, 2, 8, 8) < 0.5).float()
     result = SNNGradCAM(net).attribute(x, target=torch.tensor([0, 2]))
     maps = result["1"].maps

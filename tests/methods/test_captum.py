@@ -3,27 +3,11 @@ gradients and occlusions computed by hand."""
 
 import pytest
 import torch
-from conftest import hook_count, snntorch_net
+from conftest import hook_count, jelly_net, snntorch_net
 from snntorch import utils
-from spikingjelly.activation_based import functional, layer, neuron
-from torch import nn
+from spikingjelly.activation_based import functional
 
 from sam_plugins import CaptumMethod, class_scores
-
-
-def jelly_net():
-    net = nn.Sequential(
-        layer.Conv2d(2, 4, 3, padding=1),
-        neuron.LIFNode(step_mode="m"),
-        layer.Flatten(),
-        layer.Linear(4 * 8 * 8, 3),
-        neuron.LIFNode(step_mode="m"),
-    )
-    functional.set_step_mode(net, "m")
-    with torch.no_grad():
-        net[0].weight.mul_(3)
-        net[3].weight.mul_(3)
-    return net
 
 
 def snntorch_scores(net, x):
