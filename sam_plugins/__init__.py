@@ -10,26 +10,33 @@ framework; framework adapters are found through the entry-point group ``sam_plug
 
 __version__ = "0.2.0"
 
-from .engine import DEFAULT_GAMMA, neuronal_contribution, spike_activation_map  # noqa: E402
-from .methods import (  # noqa: E402
-    CaptumMethod,
-    MapMethod,
-    RandomMap,
-    SNNGradCAM,
-    SpikeActivationMap,
-    SpikeCount,
-    explain,
-)
-from .outputs import class_scores  # noqa: E402
-from .plugins import (  # noqa: E402
-    Adapter,
-    GenericAdapter,
-    InputReader,
-    installed_adapters,
-    installed_readers,
-)
-from .recorder import NotSpikesError, SpikeShapeError  # noqa: E402
-from .result import LayerSAM, SAMResult, normalize_maps  # noqa: E402
+import importlib
+
+# what each public name is imported from: on first use, so that `import sam_plugins` (and the
+# command line's --version and --help) do not import torch
+_EXPORTS = {
+    "DEFAULT_GAMMA": ".engine",
+    "neuronal_contribution": ".engine",
+    "spike_activation_map": ".engine",
+    "CaptumMethod": ".methods",
+    "MapMethod": ".methods",
+    "RandomMap": ".methods",
+    "SNNGradCAM": ".methods",
+    "SpikeActivationMap": ".methods",
+    "SpikeCount": ".methods",
+    "explain": ".methods",
+    "class_scores": ".outputs",
+    "Adapter": ".plugins",
+    "GenericAdapter": ".plugins",
+    "InputReader": ".plugins",
+    "installed_adapters": ".plugins",
+    "installed_readers": ".plugins",
+    "NotSpikesError": ".recorder",
+    "SpikeShapeError": ".recorder",
+    "LayerSAM": ".result",
+    "SAMResult": ".result",
+    "normalize_maps": ".result",
+}
 
 __all__ = [
     "DEFAULT_GAMMA",
@@ -54,3 +61,15 @@ __all__ = [
     "normalize_maps",
     "spike_activation_map",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sam_plugins' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -5,18 +5,24 @@ whichever installed framework adapter can import them, then explained like any o
     result, framework = explain_nir("model.nir", inputs)
 
 The adapters are asked in the order of ``installed_adapters()`` (by entry-point name), or only the
-one named by ``framework=``; the first whose ``import_nir`` returns a model wins. An adapter that
-cannot import NIR at all returns None; one that cannot import this graph raises, and its reason
-is reported if no adapter succeeds. This module imports no SNN framework, and ``nir`` only when
+one named by ``framework=``; by default, adapters whose framework does not reproduce one of the
+graph's node kinds (`UNFAITHFUL`) are passed over, and the first whose ``import_nir`` returns a
+model (that runs the sample `inputs`, when given) wins. An adapter that cannot import NIR at all
+returns None; one that cannot import this graph raises, and its reason is reported if no adapter
+succeeds. This module imports no SNN framework, and ``nir`` only when
 called. Which framework imports what faithfully: docs/nir.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import io
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from .engine import DEFAULT_GAMMA
@@ -24,7 +30,15 @@ from .layers import LayerSpec
 from .plugins import Adapter, installed_adapters
 from .result import SAMResult
 
-__all__ = ["NIRImportError", "explain_nir", "load_nir", "node_kinds", "read_nir"]
+__all__ = [
+    "UNFAITHFUL",
+    "NIRImportError",
+    "NIRImportWarning",
+    "explain_nir",
+    "load_nir",
+    "node_kinds",
+    "read_nir",
+]
 
 
 class NIRImportError(LookupError):
@@ -65,8 +79,28 @@ def read_nir(graph: Any) -> Any:
     return graph
 
 
+# Node kinds each framework's importer runs but does not reproduce (docs/nir.md, checked against
+# the exporting SpikingJelly model in tests/adapters/test_nir.py): by default a graph with such
+# a node goes to another framework; framework= (--framework) uses it anyway.
+UNFAITHFUL = {
+    "norse": {
+        "LIF": "Norse 1.1.0 integrates LIF with dt = 1 ms, not the graph's time constants",
+        "CubaLIF": "Norse 1.1.0 integrates CubaLIF with dt = 1 ms, not the graph's time constants",
+    },
+    "sinabs": {"IF": "sinabs imports IF as its IAF: several spikes per step, reset by subtraction"},
+}
+
+
+class NIRImportWarning(UserWarning):
+    """What an importer printed or warned while importing a graph, in one message."""
+
+
 def load_nir(
-    graph: Any, framework: str | None = None, adapters: Sequence[Adapter] | None = None
+    graph: Any,
+    framework: str | None = None,
+    adapters: Sequence[Adapter] | None = None,
+    *,
+    inputs: Tensor | None = None,
 ) -> tuple[nn.Module, str]:
     """Import a NIR graph (object or file) as a torch model: (model in eval mode, name of the
     adapter that imported it).
@@ -74,10 +108,14 @@ def load_nir(
     Args:
         graph: a ``nir.NIRGraph`` or node, or the path to a NIR file.
         framework: the adapter to use (e.g. "norse", "spikingjelly"); None: the first installed
-            adapter that can import the graph.
+            adapter whose framework imports the graph's nodes faithfully (`UNFAITHFUL`) and,
+            when `inputs` are given, whose model runs them.
         adapters: the adapters to ask, in order; None: ``installed_adapters()``.
+        inputs: a sample input [T, B, ...]; each imported model is run on its first two
+            samples (a model that folds the batch axis fails with more than one).
 
-    Raises NIRImportError naming each adapter's reason when none could import the graph.
+    What the importers print or warn is gathered into one `NIRImportWarning`. Raises
+    NIRImportError naming each adapter's reason when none could import the graph.
     """
     graph = read_nir(graph)
     candidates = list(installed_adapters() if adapters is None else adapters)
@@ -87,24 +125,75 @@ def load_nir(
             names = ", ".join(a.name for a in candidates) or "none"
             raise NIRImportError(f"no installed adapter named {framework!r} (installed: {names})")
         candidates = chosen
+    kinds = node_kinds(graph)
     reasons = []
     for adapter in candidates:
+        unfaithful = [
+            why for kind, why in UNFAITHFUL.get(adapter.name, {}).items() if kind in kinds
+        ]
+        if unfaithful and framework is None:
+            reasons.append(
+                f"{adapter.name}: not faithful ({unfaithful[0]}; --framework "
+                f"{adapter.name} uses it anyway)"
+            )
+            continue
+        said: list[str] = []
         try:
-            model = adapter.import_nir(graph)
-        except Exception as exc:  # this framework cannot import this graph: try the next
+            with _gathered(said):
+                model = adapter.import_nir(graph)
+                if model is not None and inputs is not None:
+                    _probe(adapter, model.eval(), inputs)
+        except Exception as exc:  # this framework cannot import (or run) this graph: next
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             reasons.append(f"{adapter.name}: {type(exc).__name__}: {first}")
             continue
         if model is None:
             reasons.append(f"{adapter.name}: cannot import NIR")
             continue
+        if said:
+            more = f" (and {len(said) - 1} more lines)" if len(said) > 1 else ""
+            warnings.warn(
+                f"{adapter.name}'s NIR importer said: {said[0][:200]}{more}",
+                NIRImportWarning,
+                stacklevel=2,
+            )
         return model.eval(), adapter.name
-    kinds = sorted({type(n).__name__ for n in graph.nodes.values()})
     raise NIRImportError(
-        f"no installed framework could import this NIR graph (nodes: {', '.join(kinds)}): "
+        f"no installed framework could import this NIR graph (nodes: {', '.join(sorted(kinds))}): "
         + ("; ".join(reasons) or "no adapter installed")
         + ". Install the adapter of a framework that imports it (see docs/nir.md)."
     )
+
+
+@contextlib.contextmanager
+def _gathered(said: list[str]) -> Iterator[None]:
+    """Gather what the code inside prints (stdout, stderr) and warns into `said`, one entry per
+    distinct line, instead of showing it."""
+    text = io.StringIO()
+    with (
+        contextlib.redirect_stdout(text),
+        contextlib.redirect_stderr(text),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            lines = [line.strip() for line in text.getvalue().splitlines()]
+            lines += [str(w.message).strip().split("\n")[0] for w in caught]
+            said += [line for line in dict.fromkeys(lines) if line]
+
+
+def _probe(adapter: Adapter, model: nn.Module, inputs: Tensor) -> None:
+    """Run `model` on the first two samples of `inputs` [T, B, ...] (raises if it cannot);
+    its state is reset before and after."""
+    device = next(iter(model.parameters()), inputs).device
+    adapter.reset(model)
+    try:
+        with torch.no_grad():
+            adapter.run(model, inputs[:, :2].to(device))
+    finally:
+        adapter.reset(model)
 
 
 def explain_nir(
@@ -116,9 +205,10 @@ def explain_nir(
     **options: Any,
 ) -> tuple[SAMResult, str]:
     """SAM of a NIR graph (object or file) on `inputs` [T, B, ...]: the graph is imported by
-    `load_nir` and run by that framework's default runner. Returns (result, name of the
-    framework that imported and ran it). Options are those of `explain`."""
+    `load_nir` (the first faithful framework whose model runs `inputs`, or `framework`) and run
+    by that framework's default runner. Returns (result, name of the framework that imported
+    and ran it). Options are those of `explain`."""
     from .methods import explain
 
-    model, name = load_nir(graph, framework)
+    model, name = load_nir(graph, framework, inputs=inputs)
     return explain(model, inputs, layers, gamma, **options), name

@@ -68,13 +68,25 @@ def build_model(spec: str, weights: str | Path | None, device: str = "cpu") -> n
 
 
 def _nir_model(spec: str, weights: str | Path | None) -> nn.Module:
+    return load_nir_model(spec, weights)[0]
+
+
+def load_nir_model(
+    spec: str | Path,
+    weights: str | Path | None = None,
+    framework: str | None = None,
+    inputs: Tensor | None = None,
+) -> tuple[nn.Module, str]:
+    """The model of the NIR file `spec` and the framework that imported it
+    (`sam_plugins.nir.load_nir`: `framework`, or the first faithful one whose model runs
+    `inputs` [T, B, ...]); LoadError for what cannot be used."""
     from ..nir import load_nir
 
     path = existing_file(spec, "NIR file")
     if weights is not None:
         raise LoadError(f"{path} is a NIR file, which holds its own weights: drop --weights")
     try:
-        return load_nir(path)[0]
+        return load_nir(path, framework, inputs=inputs)
     except (LookupError, ValueError, ImportError) as exc:
         raise LoadError(f"cannot import {path}: {first_line(exc)}") from None
 

@@ -3,9 +3,15 @@ recordings (`EmulatedDigits`, through the tonic plugin's emulator and N-MNIST's 
 snnTorch SNN trained on them with its shipped weights (`model`), and ``sam-plugins demo``
 (`command`)."""
 
-from .digits import load_digits, split
-from .emulated import EmulatedDigits
-from .model import BINS, FACTORY, WEIGHTS, demo_net, trained_demo_net
+import importlib
+
+# imported on first use, so that `sam-plugins demo --help` imports no torch or tonic
+_EXPORTS = {
+    "load_digits": ".digits",
+    "split": ".digits",
+    "EmulatedDigits": ".emulated",
+    **dict.fromkeys(("BINS", "FACTORY", "WEIGHTS", "demo_net", "trained_demo_net"), ".model"),
+}
 
 __all__ = [
     "BINS",
@@ -17,3 +23,15 @@ __all__ = [
     "split",
     "trained_demo_net",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sam_plugins_demo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is imported when a model is made (`sam-plugins demo --help` needs none)
+    from torch import nn
 
 BINS = 10
 WEIGHTS = Path(__file__).parent / "data" / "demo_net.pt"
@@ -16,6 +17,8 @@ FACTORY = "sam_plugins_demo:trained_demo_net"
 def demo_net() -> nn.Module:
     """conv5x5/2 (8) -> Leaky -> conv3x3/2 (16) -> Leaky -> fc (10) -> Leaky, single-step,
     input [B, 2, 34, 34] per step. Weights are not loaded: see `WEIGHTS`."""
+    from torch import nn
+
     try:
         import snntorch as snn
     except ImportError:
@@ -35,6 +38,11 @@ def demo_net() -> nn.Module:
 
 def trained_demo_net() -> nn.Module:
     """`demo_net()` with the shipped weights loaded, in eval mode."""
+    import torch
+
     net = demo_net()
     net.load_state_dict(torch.load(WEIGHTS, weights_only=True))
     return net.eval()
+
+
+trained_demo_net.trained_weights = WEIGHTS  # says so to `sam-plugins`: no random weights

@@ -1,6 +1,6 @@
-"""``sam-plugins analyze`` and ``sam-plugins report``.
+"""``sam-plugins analyze``: SAM statistics of a model over a dataset, into one HDF5 file.
 
-``analyze`` runs in one process, or in several: ``--nproc N`` starts N processes through
+It runs in one process, or in several: ``--nproc N`` starts N processes through
 ``torch.distributed.run`` (torchrun), and a command started by ``torchrun ... -m sam_plugins
 analyze`` joins its torch.distributed group (gloo on CPU, nccl on GPU, one GPU per local rank).
 Datasets named on the command line are opened by the installed input readers (the tonic plugin
@@ -16,9 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from sam_plugins.cli import CLIError, add_model_arguments, load_model, seconds
+from .arguments import (
+    CLIError,
+    add_model_arguments,
+    load_model,
+    seconds,
+    writable_file,
+    writable_folder,
+)
 
 DEFAULT_MODEL = "sam_plugins_demo:trained_demo_net"
 DEFAULT_DATASET = "sam_plugins_demo:EmulatedDigits"
@@ -80,12 +85,13 @@ def _argv(args: argparse.Namespace) -> list[str]:
 
 
 def _analyze(args: argparse.Namespace) -> None:
+    import numpy as np
     import torch
     import torch.distributed as dist
 
-    from .report import write_analysis_report
-    from .runner import analyze_dataset, prepare_analysis
-    from .store import AnalysisError
+    from sam_plugins.analysis.report import write_analysis_report
+    from sam_plugins.analysis.runner import analyze_dataset, prepare_analysis
+    from sam_plugins.analysis.store import AnalysisError
 
     for flag, value in (("--limit", args.limit), ("--nproc", args.nproc)):
         if value is not None and value < 1:
@@ -93,6 +99,9 @@ def _analyze(args: argparse.Namespace) -> None:
     for flag, value in (("--time-bins", args.time_bins), ("--batch-size", args.batch_size)):
         if value < 1:
             raise CLIError(f"{flag} must be at least 1, found {value}")
+    writable_file(args.out)  # before the long work, not at its end
+    if args.report is not None:
+        writable_folder(args.report, "--report")
     launch = args.nproc > 1 and not _distributed()
     device = args.device
     if _distributed():
@@ -170,7 +179,7 @@ def _launch(args: argparse.Namespace) -> None:
         )
 
 
-def add_analyze(subparsers) -> None:
+def add(subparsers) -> None:
     parser = subparsers.add_parser(
         "analyze",
         help="SAM statistics over a dataset into one HDF5 file and an HTML report; resumable, "
@@ -178,7 +187,6 @@ def add_analyze(subparsers) -> None:
         description="Run the model over a dataset with SAM attached; write per class the mean "
         "maps, temporal profiles and firing rates, ISI histograms and per-sample rows to HDF5, "
         "and an HTML report. An interrupted run continues where it stopped.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_model_arguments(parser, DEFAULT_MODEL)
     parser.add_argument(
@@ -188,18 +196,30 @@ def add_analyze(subparsers) -> None:
         "tonic.datasets:NMNIST or tonic.datasets:DVSGesture",
     )
     parser.add_argument("--data", type=Path, default=Path("sam-data"), help="dataset folder")
-    parser.add_argument("--split", choices=("train", "test"), default="test")
-    parser.add_argument("--limit", type=int, help="only the first N samples")
+    parser.add_argument(
+        "--split", choices=("train", "test"), default="test", help="which part of the dataset"
+    )
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="only the first N samples (default: all)"
+    )
     parser.add_argument("--time-bins", type=int, default=10, help="frames per recording")
     parser.add_argument(
         "--num-classes", type=int, help="number of classes (default: the dataset's)"
     )
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="samples run through the model at once"
+    )
     parser.add_argument("--out", type=Path, default=Path("sam-analysis.h5"), help="HDF5 file")
     parser.add_argument(
         "--report", type=Path, default=Path("sam-analysis"), help="folder for the HTML report"
     )
-    parser.add_argument("--no-report", dest="report", action="store_const", const=None)
+    parser.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_const",
+        const=None,
+        help="write the HDF5 file only (sam-plugins report makes the report later)",
+    )
     parser.add_argument(
         "--save-maps", action="store_true", help="also store each sample's time-summed maps"
     )
@@ -216,28 +236,3 @@ def add_analyze(subparsers) -> None:
         "--nproc", type=int, default=1, help="processes on this machine (torch.distributed.run)"
     )
     parser.set_defaults(func=_analyze, _parser=parser)
-
-
-def _report(args: argparse.Namespace) -> None:
-    from .report import write_analysis_report
-    from .result import AnalysisResult
-    from .store import AnalysisError
-
-    if not args.file.is_file():
-        raise CLIError(f"analysis file not found: {args.file}")
-    try:
-        page = write_analysis_report(AnalysisResult(args.file), args.out)
-    except AnalysisError as exc:
-        raise CLIError(exc.cli) from None
-    print(f"report: {page}")
-
-
-def add_report(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "report",
-        help="the HTML report of an analysis file",
-        description="Write report.html and its PNGs from a file made by `sam-plugins analyze`.",
-    )
-    parser.add_argument("file", type=Path, help="analysis file (.h5)")
-    parser.add_argument("--out", type=Path, default=Path("sam-analysis"), help="output folder")
-    parser.set_defaults(func=_report)

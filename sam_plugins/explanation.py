@@ -1,0 +1,79 @@
+"""Explain a batch of frames and write what was found: the library calls behind
+``sam-plugins explain`` and ``sam-plugins demo``, for scripts that do the same.
+
+    result = explain_frames(model, frames)            # frames [T, B, C, H, W]
+    paths = write_explanation("out", frames, result, labels)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .engine import DEFAULT_GAMMA
+from .io.models import first_line
+from .methods import explain
+from .outputs import class_scores
+from .render import frame_image
+from .report import sample_titles, save_explanation
+from .result import SAMResult
+
+__all__ = ["explain_frames", "write_explanation"]
+
+
+def explain_frames(
+    model: nn.Module,
+    frames: Tensor,
+    layers: Sequence[str] | None = None,
+    gamma: float = DEFAULT_GAMMA,
+    step_mode: str = "single",
+) -> SAMResult:
+    """`explain` on frames [T, B, C, H, W], moved to the model's device, insisting on at least
+    one map to draw.
+
+    Raises LookupError when no neuron layer is found (or a name is not one), ValueError when
+    the model fails on the frames (the message names their shape), when the arguments are bad,
+    or when none of the layers has a spatial layout.
+    """
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    try:
+        result = explain(model, frames.to(device), layers or None, gamma, step_mode=step_mode)
+    except RuntimeError as exc:  # e.g. frames of another size than the model was built for
+        raise ValueError(
+            f"the model failed on frames of shape {tuple(frames.shape)} ([T, B, C, H, W]): "
+            f"{first_line(exc)}"
+        ) from None
+    if not any(result[name].maps is not None for name in result):
+        raise ValueError(
+            f"none of the layers {list(result)} has a spatial layout, so there are no maps to "
+            "draw; name convolutional neuron layers (layers=[...]; on the command line: --layers)"
+        )
+    return result
+
+
+def write_explanation(
+    out: str | Path,
+    frames: Tensor,
+    result: SAMResult,
+    labels: Tensor | None = None,
+    draw: Callable[[Tensor], np.ndarray] = frame_image,
+) -> list[Path]:
+    """The report, PNGs and GIFs of `result` (from `frames` [T, B, C, H, W]) in the folder
+    `out`, with titles from `labels` [B] and the outputs; returns the paths written.
+    ValueError (before anything is written) for labels the outputs have no class for."""
+    if labels is not None and len(labels):
+        try:
+            classes = class_scores(result.outputs).shape[-1]
+        except ValueError:  # outputs that are not class scores: nothing to check against
+            classes = None
+        if classes is not None and int(labels.max()) >= classes:
+            raise ValueError(
+                f"labels must be class numbers 0..{classes - 1} (the model outputs {classes} "
+                f"classes), found {labels.tolist()}"
+            )
+    titles = sample_titles(result.outputs, labels, frames.shape[1])
+    return save_explanation(Path(out), frames.cpu(), result, titles, draw)
