@@ -42,9 +42,19 @@ def forward_pass(net: nn.Module, frames: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("examples/output/events"))
-    parser.add_argument("--data", type=Path, default=Path("examples/output/data"))
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("examples/output/events"),
+        help="output folder (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("examples/output/data"),
+        help="folder of the emulated recordings (default: %(default)s)",
+    )
     parser.add_argument("--epochs", type=int, default=8, help="training epochs (seeded)")
     parser.add_argument("--limit", type=int, default=None, help="use only this many per split")
     parser.add_argument("--save", type=Path, help="save the trained weights here (state dict)")

@@ -58,8 +58,13 @@ def train(net, images, labels, epochs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("examples/output/snntorch"))
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("examples/output/snntorch"),
+        help="output folder (default: %(default)s)",
+    )
     parser.add_argument("--epochs", type=int, default=4, help="training epochs (seeded)")
     args = parser.parse_args()
     torch.manual_seed(0)

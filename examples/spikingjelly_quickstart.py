@@ -74,8 +74,13 @@ def train(net, images, labels, epochs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("examples/output/spikingjelly"))
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("examples/output/spikingjelly"),
+        help="output folder (default: %(default)s)",
+    )
     parser.add_argument("--epochs", type=int, default=6, help="training epochs (seeded)")
     args = parser.parse_args()
     torch.manual_seed(0)

@@ -55,10 +55,20 @@ def pgd(net, x, y, eps, steps=10):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--samples", type=int, default=297, help="test recordings")
-    parser.add_argument("--data", type=Path, default=Path("examples/output/data"))
-    parser.add_argument("--out", type=Path, default=Path("examples/output/studies"))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("examples/output/data"),
+        help="folder of the emulated recordings (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("examples/output/studies"),
+        help="output folder (default: %(default)s)",
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     net = demo.trained_demo_net()

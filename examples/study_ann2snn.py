@@ -66,10 +66,15 @@ def run_snn(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--epochs", type=int, default=8, help="training epochs per model")
     parser.add_argument("--steps", type=int, default=16, help="time steps T")
-    parser.add_argument("--out", type=Path, default=Path("examples/output/studies"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("examples/output/studies"),
+        help="output folder (default: %(default)s)",
+    )
     args = parser.parse_args()
     train_x, train_y, test_x, test_y = split(*load_digits(size=16))
     ink = (test_x[:, 0] >= 0.3).expand(args.steps - 1, -1, -1, -1)  # where the digit is

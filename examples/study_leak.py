@@ -47,11 +47,21 @@ def forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--epochs", type=int, default=10, help="training epochs per model")
     parser.add_argument("--limit", type=int, default=None, help="recordings per split")
-    parser.add_argument("--data", type=Path, default=Path("examples/output/data"))
-    parser.add_argument("--out", type=Path, default=Path("examples/output/studies"))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("examples/output/data"),
+        help="folder of the emulated recordings (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("examples/output/studies"),
+        help="output folder (default: %(default)s)",
+    )
     args = parser.parse_args()
     train_x, train_y, _ = event_digits(args.data, True, args.limit, BINS)
     test_x, test_y, test_set = event_digits(args.data, False, args.limit, BINS)
