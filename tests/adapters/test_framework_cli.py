@@ -98,3 +98,44 @@ def test_nir_files_that_cannot_be_used_give_one_line_errors(tmp_path, frames, ca
         assert main(["explain", str(tmp_path / path), "--input", x, *rest]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_explain_command_on_the_spikingjelly_lif_classifier(tmp_path, capsys):
+    """`sam-plugins explain model.nir` on the plain export of Conv2d-LIF-Flatten-Linear-LIF:
+    the framework that runs it faithfully is chosen and named; the importers' prints are kept
+    off the terminal."""
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        layer.Conv2d(2, 4, 3, padding=1),
+        neuron.LIFNode(tau=2.0),
+        layer.Flatten(),
+        layer.Linear(4 * SIZE * SIZE, 5),
+        neuron.LIFNode(tau=2.0),
+    )
+    for p in net.parameters():
+        p.data.abs_()
+    functional.set_step_mode(net, "m")
+    x = torch.rand(T, B, 2, SIZE, SIZE) * 3
+    np.save(tmp_path / "x.npy", x.numpy())
+    path = tmp_path / "model.nir"
+    nir.write(path, nir_exchange.export_to_nir(net, x))
+    out = tmp_path / "report"
+    argv = ["explain", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert printed.out.splitlines() == [f"wrote 5 files to {out}/ (open {out / 'report.html'})"]
+    assert printed.err.splitlines()[0] == f"{path}: imported by spikingjelly", printed.err
+    assert len(printed.err.splitlines()) <= 2
+    functional.reset_net(net)
+    original = explain(net, x)
+    result, used = explain_nir(path, x)
+    assert used == "spikingjelly"
+    torch.testing.assert_close(result["_1"].maps, original["1"].maps)  # faithful
+    assert_report_shows(out, x, result, "_1")
+
+    # a framework named on the command line is used, or its refusal is one line
+    assert main([*argv, "--framework", "norse"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Flatten" in err, err

@@ -18,7 +18,14 @@ from spikingjelly.activation_based import functional, layer, neuron, nir_exchang
 from torch import nn
 
 from sam_plugins import explain
-from sam_plugins.nir import NIRImportError, explain_nir, load_nir, read_nir
+from sam_plugins.nir import (
+    UNFAITHFUL,
+    NIRImportError,
+    NIRImportWarning,
+    explain_nir,
+    load_nir,
+    read_nir,
+)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
@@ -127,11 +134,14 @@ def test_norse_imports_flatten_wrongly(frames):
     model(frames[0])
 
 
-def test_a_graph_norse_refuses_goes_to_the_next_framework(frames):
+def test_a_graph_norse_refuses_goes_to_the_next_faithful_framework(frames):
     net = spikingjelly_conv_net(flatten=True)
     graph = nir_exchange.export_to_nir(net, frames)
     _, used = load_nir(graph)
-    assert used == "sinabs"  # norse refused Flatten; sinabs is next in name order
+    # norse refuses Flatten, sinabs's IF is not faithful (passed over), snnTorch refuses IF
+    assert used == "spikingjelly"
+    _, used = load_nir(graph, "sinabs")  # unless asked for
+    assert used == "sinabs"
     original = explain(net, frames)
     result, used = explain_nir(graph, frames, framework="spikingjelly")
     assert used == "spikingjelly"
@@ -210,3 +220,67 @@ def test_bad_graph_arguments_get_clear_errors(tmp_path):
         read_nir(tmp_path / "junk.nir")
     with pytest.raises(TypeError, match="expected a nir.NIRGraph"):
         read_nir(nn.Linear(2, 2))
+
+
+def spikingjelly_lif_classifier():
+    """The most common classifier, as SpikingJelly exports it: Conv2d-LIF-Flatten-Linear-LIF."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        layer.Conv2d(1, 3, 3, padding=1),
+        neuron.LIFNode(tau=2.0),
+        layer.Flatten(),
+        layer.Linear(3 * 36, 4),
+        neuron.LIFNode(tau=2.0),
+    )
+    for p in net.parameters():
+        p.data.abs_()  # so that both layers spike
+    functional.set_step_mode(net, "m")
+    return net
+
+
+def test_the_lif_classifier_goes_to_a_framework_that_runs_it_faithfully(frames):
+    net = spikingjelly_lif_classifier()
+    x = frames * 3
+    graph = nir_exchange.export_to_nir(net, x)
+    original = explain(net, x)
+    # without a sample input, the first faithful importer by name is snnTorch, whose model
+    # folds the batch axis into Flatten and fails on a batch of 2; with the input it is passed
+    # over (and so is sinabs, whose importer fails on this graph)
+    result, used = explain_nir(graph, x)
+    assert used == "spikingjelly"
+    assert_same_maps(original, result, [("1", "_1")])
+    with pytest.raises(RuntimeError):
+        model, _ = load_nir(graph, "snntorch")
+        explain(model, x)
+
+
+def test_what_importers_print_is_one_warning(frames, capsys):
+    graph = nir_exchange.export_to_nir(spikingjelly_lif_classifier(), frames)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        load_nir(graph, "snntorch")  # snnTorch 1.0 prints the graph's arrays while importing
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err == ""
+    (warning,) = [w for w in said if w.category is NIRImportWarning]
+    assert str(warning.message).startswith("snntorch's NIR importer said: ")
+
+
+@pytest.mark.parametrize(("framework", "kind"), [("norse", "LIF")])
+def test_the_frameworks_passed_over_by_default_do_change_the_spikes(frames, framework, kind):
+    """Why UNFAITHFUL lists them (sinabs's IF: test_spikingjelly_export_through_sinabs)."""
+    assert kind in UNFAITHFUL[framework]
+    torch.manual_seed(0)
+    net = nn.Sequential(layer.Conv2d(1, 3, 3, padding=1), neuron.LIFNode(tau=2.0))
+    for p in net.parameters():
+        p.data.abs_()
+    functional.set_step_mode(net, "m")
+    x = frames * 3
+    original = explain(net, x)
+    assert original["1"].profile.sum() > 0
+    model, used = load_nir(nir_exchange.export_to_nir(net, x), framework)
+    assert used == framework
+    result = explain(model, x)
+    out = result.outputs[0] if isinstance(result.outputs, tuple) else result.outputs
+    assert not torch.equal(out, original.outputs)
+    _, chosen = load_nir(nir_exchange.export_to_nir(net, x), inputs=x)
+    assert chosen != framework
