@@ -498,7 +498,13 @@ def test_the_engine_default_gamma_is_the_command_lines():
 def test_report_of_an_analysis_file_with_the_default_out(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["analyze", "--limit", "3", "--no-report"]) == 0
-    capsys.readouterr()
+    printed = capsys.readouterr()
+    # the first run says that it writes the emulated recordings, where, and what it wrote
+    assert re.search(
+        r"^emulating \d+ test recordings into sam-data/EmulatedDigits/Test/", printed.err, re.M
+    )
+    last = printed.out.splitlines()[-1]
+    assert last == "wrote sam-analysis.h5 (3 samples); the dataset's files are in sam-data/"
     assert main(["report", "sam-analysis.h5"]) == 0
     assert "report: sam-analysis" in capsys.readouterr().out
     assert (tmp_path / "sam-analysis" / "report.html").is_file()

@@ -159,9 +159,12 @@ def _analyze(args: argparse.Namespace) -> None:
             f"  layer {layer}: SAM mass peaks at bin {int(mass.argmax())} of {len(mass)}, mean "
             f"firing rate {analysis.mean_rate(layer):.4f}"
         )
+    written = f"{analysis.path} ({analysis.done} samples)"
     if args.report is not None:
         page = write_analysis_report(analysis, args.report)
         print(f"report: {page}")
+        written += f" and the report {page}"
+    print(f"wrote {written}; the dataset's files are in {args.data}/")
 
 
 def _launch(args: argparse.Namespace) -> None:

@@ -4,6 +4,7 @@ N-MNIST binary files and read back through tonic's own reader, as a tonic datase
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -87,7 +88,13 @@ class EmulatedDigits(Dataset):
         if missing:
             settings.parent.mkdir(parents=True, exist_ok=True)
             settings.write_text(wanted)
-        for i, path in tqdm(missing, desc=f"emulating {self.folder_name} digits", disable=None):
+        if missing:  # said also where no bar is drawn (not a terminal)
+            print(
+                f"emulating {len(missing)} {self.folder_name.lower()} recordings into {folder}/ "
+                "(once: later runs read them)",
+                file=sys.stderr,
+            )
+        for i, path in tqdm(missing, desc="emulating", unit="recording", disable=None):
             write_nmnist_bin(path, emulator(images[i, 0].numpy(), seed=i))
 
     def __getitem__(self, index: int):
