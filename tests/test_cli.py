@@ -508,3 +508,17 @@ def test_report_of_an_analysis_file_with_the_default_out(tmp_path, monkeypatch, 
     assert main(["report", "sam-analysis.h5"]) == 0
     assert "report: sam-analysis" in capsys.readouterr().out
     assert (tmp_path / "sam-analysis" / "report.html").is_file()
+
+
+def test_the_readme_image_is_the_current_demos(demo_report, tmp_path):
+    """docs/make_images.py makes the README's picture from the demo; a picture that no longer
+    matches what the demo draws fails here: run `python docs/make_images.py`."""
+    script = Path(__file__).parent.parent / "docs" / "make_images.py"
+    made = runpy.run_path(str(script))["make_demo_sample"](tmp_path / "demo_sample.png")
+    fresh = np.asarray(Image.open(made).convert("RGB"), np.float64)
+    np.testing.assert_array_equal(
+        fresh, np.asarray(Image.open(demo_report / "sample_1.png").convert("RGB"), np.float64)
+    )
+    shipped = np.asarray(Image.open(script.parent / "images" / "demo_sample.png").convert("RGB"))
+    assert shipped.shape == fresh.shape, "docs/images/demo_sample.png is stale: run the script"
+    assert np.abs(shipped - fresh).mean() < 1.0, "docs/images/demo_sample.png is stale"
