@@ -522,3 +522,16 @@ def test_the_readme_image_is_the_current_demos(demo_report, tmp_path):
     shipped = np.asarray(Image.open(script.parent / "images" / "demo_sample.png").convert("RGB"))
     assert shipped.shape == fresh.shape, "docs/images/demo_sample.png is stale: run the script"
     assert np.abs(shipped - fresh).mean() < 1.0, "docs/images/demo_sample.png is stale"
+
+
+def test_the_lazy_package_still_exports_everything():
+    """`import sam_plugins` loads its exports on first use (no torch for --version)."""
+    import sam_plugins
+
+    assert set(sam_plugins.__all__) <= set(dir(sam_plugins))
+    for name in sam_plugins.__all__:
+        assert getattr(sam_plugins, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        sam_plugins.nothing  # noqa: B018
+    assert {name for name in dir(demo) if not name.startswith("_")} >= set(demo.__all__)
+    assert all(getattr(demo, name) is not None for name in demo.__all__)
