@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from typed import assert_same_file, shell_env, typed
 
+from sam_plugins.analysis import AnalysisError
+from sam_plugins.analysis.store import OutputLock
+
 # the demo model, held in its first batch while a file named `hold` exists in the folder
-SLOW = '''
+SLOW = """
 import time
 from pathlib import Path
 
@@ -29,7 +32,7 @@ def held_net():
 
     net.register_forward_pre_hook(wait)
     return net
-'''
+"""
 COMMAND = "sam-plugins analyze held:held_net --limit 12 --batch-size 4 --no-report --out {out}"
 
 
@@ -87,3 +90,19 @@ def test_a_lock_left_by_a_killed_run_does_not_block_the_next(folder):
     assert again.returncode == 0, again.stderr[-2000:]
     assert_same_file(folder / "alone.h5", folder / "b.h5")
     assert not (folder / "b.h5.lock").exists()
+
+
+def test_the_lock_in_one_process_refuses_another_holder(tmp_path):
+    """The same lock without the command line: fcntl locks of two open files conflict even in
+    one process, and the refusal names the holder; after release the next one gets it."""
+    first = OutputLock(tmp_path / "a.h5")
+    first.acquire()
+    try:
+        with pytest.raises(AnalysisError, match=rf"another analysis \(process {os.getpid()} on"):
+            OutputLock(tmp_path / "a.h5").acquire()
+    finally:
+        first.release()
+    assert not (tmp_path / "a.h5.lock").exists()
+    again = OutputLock(tmp_path / "a.h5")
+    again.acquire()
+    again.release()
