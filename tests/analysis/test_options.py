@@ -2,6 +2,7 @@
 check for every setting, the merge's missing-part error, and `num_workers=` / `predict=`."""
 
 import json
+import socket
 
 import h5py
 import numpy as np
@@ -106,3 +107,21 @@ def test_predict_gives_the_predictions(tmp_path):
     result = analyse(Frames(), tmp_path / "a.h5", predict=predict)
     np.testing.assert_array_equal(result.predictions, result.lengths % 4)
     assert len(seen) == 4 and seen[0][0][1:] == (3, 4)
+
+
+def test_split_train_reads_the_training_split(tmp_path, capsys, monkeypatch):
+    """`--split train` on emulated N-MNIST that has only its training split: read offline
+    (a connection attempt fails the test), so the test split was not what was read."""
+    from sam_plugins_tonic.nmnist import write_nmnist
+
+    def no_network(sock, address):
+        raise AssertionError(f"the analysis tried to connect to {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    write_nmnist(tmp_path / "nmnist", train=True, count=10000)  # tonic wants 10000 files
+    argv = ["analyze", "--dataset", "tonic.datasets:NMNIST", "--data", str(tmp_path / "nmnist")]
+    argv += ["--split", "train", "--limit", "4", "--out", str(tmp_path / "a.h5"), "--no-report"]
+    assert main(argv) == 0, capsys.readouterr().err
+    result = AnalysisResult(tmp_path / "a.h5")
+    assert result.identity["split"] == "train" and result.done == 4
+    assert (result.targets == 0).all()  # tonic lists the Train/0 folder first
