@@ -9,6 +9,7 @@ class sums added. A single process is the case w = 1, so both give the same file
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,9 +30,13 @@ from .stats import SpikeStats
 from .store import (
     FORMAT,
     AnalysisError,
+    OutputLock,
     ShardWriter,
     add_class_sums,
+    as_identity,
+    check_output,
     fingerprint,
+    left_behind,
     merge,
     parts_of,
     prepare,
@@ -153,9 +158,47 @@ def analyze_dataset(
     identity = _identity(
         model, sam, dataset, num_classes, isi_bins, save_maps, settings, class_names
     )
-    if _on_rank0(lambda: prepare(path, identity, world, resume), world) == "done":
-        return AnalysisResult(path)
+    lock = OutputLock(path)  # rank 0 holds it from `prepare` to the end of the merge
 
+    def start() -> str:
+        check_output(path)
+        lock.acquire()
+        return prepare(path, identity, world, resume)
+
+    try:
+        if _on_rank0(start, world) == "done":
+            _say(progress and rank == 0, f"{path} is complete: this analysis is there already")
+            return AnalysisResult(path)
+        try:
+            return _run(
+                model, dataset, path, sam, identity, rank, world, device, batch_size,
+                num_classes, predict, isi_bins, save_maps, progress, num_workers, commit_every,
+            )  # fmt: skip
+        except (AnalysisError, ValueError) as exc:  # bad input: say what is kept, how to remove it
+            kept = left_behind(path) if rank == 0 else ""
+            if not kept:
+                raise
+            cli = exc.cli if isinstance(exc, AnalysisError) else str(exc)
+            raise AnalysisError(f"{exc}; {kept}", f"{cli}; {kept}") from None
+        except BaseException as exc:  # e.g. Ctrl-C: a run of the same settings resumes
+            kept = left_behind(path) if rank == 0 else ""
+            if kept:
+                exc.add_note(f"{kept}; run the same analysis again to resume it")
+            raise
+    finally:
+        lock.release()
+
+
+def _say(enabled: bool, text: str) -> None:
+    if enabled:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _run(
+    model, dataset, path, sam, identity, rank, world, device, batch_size, num_classes, predict,
+    isi_bins, save_maps, progress, num_workers, commit_every,
+) -> AnalysisResult:  # fmt: skip
+    """analyze_dataset's work once `prepare` said "run": this rank's samples, then the merge."""
     shard = ShardWriter(parts_of(path), rank, keep_rows=rank == 0)
     mine = range(rank, len(dataset), world)[shard.done :]
     if device is None:
@@ -169,6 +212,11 @@ def analyze_dataset(
         num_workers=num_workers,
     )
     total = len(range(rank, len(dataset), world))
+    if shard.done:
+        _say(
+            progress and rank == 0,
+            f"resuming {parts_of(path)}/: {shard.done} of {total} samples done",
+        )
     bar = tqdm(
         total=total,
         initial=shard.done,
@@ -236,7 +284,7 @@ def _identity(
     }
     if class_names is not None:
         identity["class_names"] = [str(c) for c in class_names]
-    return identity
+    return as_identity(identity)
 
 
 def prepare_analysis(
@@ -262,7 +310,14 @@ def prepare_analysis(
     identity = _identity(
         model, sam, dataset, num_classes, isi_bins, save_maps, settings, class_names
     )
-    return prepare(Path(path), identity, world, resume)
+    path = Path(path)
+    check_output(path)
+    lock = OutputLock(path)
+    lock.acquire()  # refused while another analysis writes `path`
+    try:
+        return prepare(path, identity, world, resume)
+    finally:
+        lock.release()
 
 
 def _batch(

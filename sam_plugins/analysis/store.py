@@ -11,10 +11,12 @@ file back."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -141,12 +143,104 @@ def parts_of(path: Path) -> Path:
     return path.with_name(path.name + ".parts")
 
 
+def lock_of(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def as_identity(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`settings` as they read back from JSON (tuples become lists; None stays None), so that a
+    file's identity compares equal to the run's; AnalysisError for a value JSON cannot hold."""
+    try:
+        return json.loads(json.dumps(dict(settings), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise AnalysisError(
+            f"the analysis settings must be JSON values (text, numbers, true/false, None, lists, "
+            f"dicts): {exc}"
+        ) from None
+
+
+class OutputLock:
+    """An OS-held lock (``fcntl.flock``) on ``OUT.lock``, held by the one process that prepares
+    and merges an analysis: a second analysis of the same output is refused while it is held.
+    The OS releases it when its process ends, however it ends, so a lock left by a killed run
+    blocks nothing; the file itself is removed on `release`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = lock_of(path)
+        self._file = None
+
+    def acquire(self) -> None:
+        while True:
+            try:
+                file = open(self.path, "a+")  # noqa: SIM115 (held until release)
+            except OSError as exc:
+                raise AnalysisError(f"cannot write {self.path}: {exc.strerror}") from None
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.seek(0)
+                holder = file.read().strip() or "a process"
+                file.close()
+                output = self.path.with_name(self.path.name[: -len(".lock")])
+                text = (
+                    f"{output} is being written by another analysis ({holder}, holding "
+                    f"{self.path}): "
+                )
+                raise AnalysisError(
+                    text + "run this again when it has finished, or choose another path",
+                    text + "run this again when it has finished, or choose another --out",
+                ) from None
+            try:  # still the file at that name? (a finishing run removes it)
+                current = os.stat(self.path).st_ino == os.fstat(file.fileno()).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
+            file.close()
+        file.seek(0)
+        file.truncate()
+        file.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        file.flush()
+        self._file = file
+
+    def release(self) -> None:
+        if self._file is not None:
+            self.path.unlink(missing_ok=True)
+            self._file.close()
+            self._file = None
+
+
+def left_behind(path: Path) -> str:
+    """What a stopped run of the analysis `path` leaves (its committed parts), how much work
+    they hold, and how to remove them; "" when it left nothing."""
+    parts = parts_of(path)
+    if not parts.is_dir():
+        return ""
+    done = 0
+    for rank in sorted(parts.glob("rank-*")):
+        agg = rank / "agg.npz"
+        if agg.exists():
+            with np.load(agg) as data:
+                done += int(data["done"])
+    return (
+        f"{parts}/ keeps the {done} samples committed so far for a resumed run "
+        f"(remove it with: rm -r {parts})"
+    )
+
+
 def describe_mismatch(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> str:
+    """The settings that differ, each as "name: value there, value now" (or "absent")."""
+    absent = object()
+
+    def show(value: Any) -> str:
+        return "absent" if value is absent else repr(value)
+
     keys = sorted(set(found) | set(wanted))
+    pairs = [(k, found.get(k, absent), wanted.get(k, absent)) for k in keys]
     return ", ".join(
-        f"{k}: {found.get(k)!r} there, {wanted.get(k)!r} now"
-        for k in keys
-        if found.get(k) != wanted.get(k)
+        f"{k}: {show(a)} there, {show(b)} now"
+        for k, a, b in pairs
+        if a is absent or b is absent or a != b
     )
 
 
@@ -355,72 +449,79 @@ def merge(path: Path, identity: dict[str, Any], world: int, own: ShardWriter | N
     steps = sums["count"].shape[1]
     seen = np.zeros(n, dtype=np.int64)
     tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        f.attrs.update(
-            format=FORMAT,
-            description="Spike Activation Map (Kim & Panda 2021) statistics of a model over a "
-            "dataset, written by sam-plugins. Per-class datasets hold sums: divide by "
-            "classes/count (sam_plugins.analysis.AnalysisResult returns the means).",
-            identity=json.dumps(identity),
-            samples=n,
-            layer_names=json.dumps([layer["name"] for layer in layers]),
-        )
-        for key, value in identity.items():
-            f.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(
+                format=FORMAT,
+                description="Spike Activation Map (Kim & Panda 2021) statistics of a model over a "
+                "dataset, written by sam-plugins. Per-class datasets hold sums: divide by "
+                "classes/count (sam_plugins.analysis.AnalysisResult returns the means).",
+                identity=json.dumps(identity),
+                samples=n,
+                layer_names=json.dumps([layer["name"] for layer in layers]),
+            )
+            for key, value in identity.items():  # each setting readable on its own too
+                plain = isinstance(value, (str, bool, int, float))
+                f.attrs[key] = value if plain else json.dumps(value)  # None: "null"
 
-        def create(name: str, shape, dtype, **options) -> h5py.Dataset:
-            dataset = f.create_dataset(name, shape=shape, dtype=dtype, **options)
-            text, axes = DESCRIPTIONS[name if name in DESCRIPTIONS else name.rsplit("/", 1)[1]]
-            dataset.attrs.update(description=text, axes=axes)
-            return dataset
+            def create(name: str, shape, dtype, **options) -> h5py.Dataset:
+                dataset = f.create_dataset(name, shape=shape, dtype=dtype, **options)
+                text, axes = DESCRIPTIONS[name if name in DESCRIPTIONS else name.rsplit("/", 1)[1]]
+                dataset.attrs.update(description=text, axes=axes)
+                return dataset
 
-        for name in ("index", "target", "prediction", "length"):
-            create(f"samples/{name}", (n,), "i8")
-        for i, layer in enumerate(layers):
-            group = f.create_group(f"layers/{i}")
-            group.attrs.update(
-                name=layer["name"], kind=layer["kind"], neurons=layer["neurons"],
-                description=f"layer {layer['name']!r} of the model ({layer['kind']})",
-            )  # fmt: skip
-            create(f"layers/{i}/profile", (n, steps), "f4")
-            create(f"layers/{i}/rate", (n,), "f4")
-            create(f"layers/{i}/mass", (n,), "f4")
-            if layer["map_shape"] is not None and identity.get("save_maps"):
-                create(
-                    f"layers/{i}/maps",
-                    (n, *layer["map_shape"]),
-                    "f2",
-                    chunks=(1, *layer["map_shape"]),
-                    compression="gzip",
-                    shuffle=True,
-                )
-        for r, shard in enumerate(shards):
-            for rows in shard.rows():
-                index = rows["index"]
-                if len(index) == 0:
-                    continue
-                where = slice(int(index[0]), int(index[-1]) + 1, world)
-                if not np.array_equal(index, np.arange(n)[where]) or index[0] % world != r:
-                    raise AnalysisError(f"rank {r}'s part in {parts} is inconsistent; --restart")
-                seen[index] += 1
-                for name in ("index", "target", "prediction", "length"):
-                    f[f"samples/{name}"][where] = rows[name]
-                for i in range(len(layers)):
-                    profile = rows[f"L{i}.profile"]
-                    f[f"layers/{i}/profile"][where, : profile.shape[1]] = profile
-                    f[f"layers/{i}/rate"][where] = rows[f"L{i}.rate"]
-                    mass = rows.get(f"L{i}.mass")  # parts written before mass was a row
-                    f[f"layers/{i}/mass"][where] = profile.sum(1) if mass is None else mass
-                    if f"layers/{i}/maps" in f:
-                        f[f"layers/{i}/maps"][where] = rows[f"L{i}.maps"]
-        if not (seen == 1).all():
-            bad = int(np.flatnonzero(seen != 1)[0])
-            raise AnalysisError(f"sample {bad} was analysed {seen[bad]} times; --restart")
-        create("classes/count", sums["count"].shape, "f8", data=sums["count"])
-        for i in range(len(layers)):
-            for key in ("profile_sum", "rate_sum", "map_sum", "isi_hist"):
-                if f"L{i}.{key}" in sums:
-                    value = sums[f"L{i}.{key}"]
-                    create(f"layers/{i}/{key}", value.shape, "f8", data=value)
+            for name in ("index", "target", "prediction", "length"):
+                create(f"samples/{name}", (n,), "i8")
+            for i, layer in enumerate(layers):
+                group = f.create_group(f"layers/{i}")
+                group.attrs.update(
+                    name=layer["name"], kind=layer["kind"], neurons=layer["neurons"],
+                    description=f"layer {layer['name']!r} of the model ({layer['kind']})",
+                )  # fmt: skip
+                create(f"layers/{i}/profile", (n, steps), "f4")
+                create(f"layers/{i}/rate", (n,), "f4")
+                create(f"layers/{i}/mass", (n,), "f4")
+                if layer["map_shape"] is not None and identity.get("save_maps"):
+                    create(
+                        f"layers/{i}/maps",
+                        (n, *layer["map_shape"]),
+                        "f2",
+                        chunks=(1, *layer["map_shape"]),
+                        compression="gzip",
+                        shuffle=True,
+                    )
+            for r, shard in enumerate(shards):
+                for rows in shard.rows():
+                    index = rows["index"]
+                    if len(index) == 0:
+                        continue
+                    where = slice(int(index[0]), int(index[-1]) + 1, world)
+                    if not np.array_equal(index, np.arange(n)[where]) or index[0] % world != r:
+                        raise AnalysisError(
+                            f"rank {r}'s part in {parts} is inconsistent; --restart"
+                        )
+                    seen[index] += 1
+                    for name in ("index", "target", "prediction", "length"):
+                        f[f"samples/{name}"][where] = rows[name]
+                    for i in range(len(layers)):
+                        profile = rows[f"L{i}.profile"]
+                        f[f"layers/{i}/profile"][where, : profile.shape[1]] = profile
+                        f[f"layers/{i}/rate"][where] = rows[f"L{i}.rate"]
+                        mass = rows.get(f"L{i}.mass")  # parts written before mass was a row
+                        f[f"layers/{i}/mass"][where] = profile.sum(1) if mass is None else mass
+                        if f"layers/{i}/maps" in f:
+                            f[f"layers/{i}/maps"][where] = rows[f"L{i}.maps"]
+            if not (seen == 1).all():
+                bad = int(np.flatnonzero(seen != 1)[0])
+                raise AnalysisError(f"sample {bad} was analysed {seen[bad]} times; --restart")
+            create("classes/count", sums["count"].shape, "f8", data=sums["count"])
+            for i in range(len(layers)):
+                for key in ("profile_sum", "rate_sum", "map_sum", "isi_hist"):
+                    if f"L{i}.{key}" in sums:
+                        value = sums[f"L{i}.{key}"]
+                        create(f"layers/{i}/{key}", value.shape, "f8", data=value)
+    except BaseException:  # no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     shutil.rmtree(parts, ignore_errors=True)

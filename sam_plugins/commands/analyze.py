@@ -146,6 +146,8 @@ def _analyze(args: argparse.Namespace) -> None:
         raise CLIError(f"{exc} On the command line: --layers NAME [NAME ...]") from None
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    except KeyboardInterrupt as exc:  # what the stopped run kept, and how to resume or remove it
+        raise CLIError("; ".join(["interrupted", *getattr(exc, "__notes__", [])])) from None
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -176,9 +178,13 @@ def _launch(args: argparse.Namespace) -> None:
     env.setdefault("NUMBA_NUM_THREADS", env["OMP_NUM_THREADS"])  # numba's pool no wider
     done = subprocess.run(command, env=env)
     if done.returncode:
+        from .store import left_behind
+
+        text = f"the {args.nproc} analysis processes failed (exit status {done.returncode})"
+        kept = left_behind(args.out)  # their messages say whether running again helps
         raise CLIError(
-            f"the {args.nproc} analysis processes failed (exit status {done.returncode}); their "
-            "messages are above. Run the command again to resume"
+            f"{text}; their messages are above"
+            + (f"; {kept}: once the cause is fixed, the same command resumes it" if kept else "")
         )
 
 

@@ -1,6 +1,7 @@
 """`sam-plugins analyze` and `sam-plugins report`: one process, --nproc 2, one-line errors."""
 
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,8 @@ def test_other_settings_name_the_flag_to_start_over(data, tmp_path, capsys):
         (["--out", "{txt}"], "is not a sam-plugins analysis file"),
         (["--out", "{txt}/a.h5"], "cannot create the folder"),
         (["--layers", "nope"], "nope"),
-        (["--dataset", "tonic.datasets:NMNIST", "--data", "{dir}"], "cannot open"),
+        (["--out", "/proc/a.h5"], "cannot write /proc/a.h5.lock"),  # refuses root too
+        (["--out", "/proc/sam-plugins/a.h5"], "cannot create the folder"),
         (["--dataset", "numpy:ones"], "no installed reader opens numpy:ones"),
         (["plain_snn:broken_factory"], "plain_snn:broken_factory failed to build the model"),
     ],
@@ -82,6 +84,27 @@ def test_errors_are_one_line(data, tmp_path, capsys, more, message):
     more = [m.format(dir=tmp_path / "dir", txt=tmp_path / "x.txt") for m in more]
     argv = analyze(data, tmp_path / "a.h5", "--limit", "4", "--no-report", *more)
     assert message in one_line_error(argv, capsys)
+
+
+def test_a_tonic_dataset_that_cannot_be_there_is_one_line_without_the_network(
+    data, tmp_path, capsys, monkeypatch
+):
+    """N-MNIST under a file where its folder must be: tonic cannot make the folder to download
+    into, so the error comes before any connection, with a network or without (a connection
+    attempt fails the test)."""
+    tried = []
+
+    def no_network(sock, address):
+        tried.append(address)
+        raise OSError("the test allows no network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    (tmp_path / "x.txt").write_text("notes")
+    argv = analyze(data, tmp_path / "a.h5", "--dataset", "tonic.datasets:NMNIST", "--no-report")
+    argv[argv.index("--data") + 1] = str(tmp_path / "x.txt")
+    err = one_line_error(argv, capsys)
+    assert f"cannot open tonic.datasets:NMNIST in {tmp_path / 'x.txt'}/" in err
+    assert tried == [] and not (tmp_path / "a.h5").exists()
 
 
 def test_report_of_a_missing_or_foreign_file(tmp_path, capsys):

@@ -255,3 +255,48 @@ def test_a_stop_after_a_commit_of_several_batches_resumes_to_the_same_file(tmp_p
     analyse(Frames(), tmp_path / "a.h5", commit_every=2.5, save_maps=True)
     analyse(Frames(), tmp_path / "b.h5", save_maps=True)  # a commit per batch
     same_files(tmp_path / "a.h5", tmp_path / "b.h5")
+
+
+def test_every_setting_none_and_absent_included_is_stored_and_compared(tmp_path):
+    out = tmp_path / "a.h5"
+    settings = {"limit": None, "window": (1, 2), "split": "test"}
+    analyse(Frames(n=4), out, settings=settings)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["limit"] == "null" and f.attrs["split"] == "test"
+        assert json.loads(f.attrs["identity"])["limit"] is None
+    assert analyse(Frames(n=4), out, settings=settings).done == 4  # complete: tuples read back
+    with pytest.raises(AnalysisError, match="limit: None there, 4 now"):
+        analyse(Frames(n=4), out, settings={**settings, "limit": 4})
+    with pytest.raises(AnalysisError, match="limit: None there, absent now"):
+        analyse(Frames(n=4), out, settings={"window": (1, 2), "split": "test"})
+
+
+def test_a_setting_json_cannot_hold_is_refused_before_any_work(tmp_path):
+    with pytest.raises(AnalysisError, match="must be JSON values"):
+        analyse(Frames(n=4), tmp_path / "a.h5", settings={"data": tmp_path})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["/proc/sam-plugins-test/a.h5", "/proc/a.h5", "{file}/a.h5"])
+def test_places_that_refuse_root_too_get_one_line_errors(tmp_path, where):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(AnalysisError, match="cannot") as error:
+        analyse(Frames(n=4), where.format(file=tmp_path / "a-file"))
+    assert "\n" not in str(error.value)
+    assert (tmp_path / "a-file").read_text() == ""
+
+
+def test_a_failure_says_what_it_left_and_how_to_remove_it(tmp_path):
+    out = tmp_path / "a.h5"
+    parts = tmp_path / "a.h5.parts"
+    with pytest.raises(AnalysisError) as error:  # label 3 in the second batch; one commit made
+        analyse(Frames(), out, num_classes=3)
+    message = str(error.value)
+    assert "labels must be in [0, 3)" in message and "again" not in message
+    assert f"{parts}/ keeps the 3 samples" in message and f"rm -r {parts}" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5.parts"]
+    with pytest.raises(KeyboardInterrupt) as stop:
+        analyse(Interrupting(at=7), tmp_path / "b.h5")
+    note = " ".join(getattr(stop.value, "__notes__", []))
+    assert "keeps the 6 samples" in note and "again to resume" in note
+    assert not list(tmp_path.glob("*.lock")) and not list(tmp_path.glob("*.tmp"))
