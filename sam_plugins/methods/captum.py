@@ -31,7 +31,7 @@ from ..outputs import class_scores
 from ..plugins import Runner, StepMode
 from ..recorder import Target
 from ..result import LayerSAM, SAMResult
-from .base import MapMethod, map_layer, maps_result
+from .base import MapMethod, check_label_range, map_layer, maps_result
 
 
 def captum_attr() -> Any:
@@ -117,6 +117,7 @@ class CaptumMethod(MapMethod):
         outputs = self._record(inputs, note, self.targets if self.layer_method else [])
         scores = class_scores(outputs)
         target = scores.argmax(1) if target is None else target.to(scores.device)
+        check_label_range(target, scores)
         batch_first = inputs.detach().transpose(0, 1)
         try:
             if self.layer_method:
