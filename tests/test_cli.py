@@ -164,7 +164,7 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
     np.savez(tmp_path / "short.npz", frames=frames, labels=np.array([1, 2]))
     np.savez(tmp_path / "nan.npz", frames=frames, labels=np.array([1.0, np.nan, 2.0, 3.0]))
     paths["short_labels"], paths["nan_labels"] = tmp_path / "short.npz", tmp_path / "nan.npz"
-    torch.save({"frames": Unpicklable()}, tmp_path / "evil.pt")  # needs unpickling to load
+    torch.save({"frames": Unpicklable(tmp_path / "pwned")}, tmp_path / "evil.pt")  # unpickles
     paths["pickle"] = tmp_path / "evil.pt"
     (tmp_path / "cut.bin").write_bytes(bytes(5 * 40 + 3))  # not a whole number of events
     paths["truncated"] = tmp_path / "cut.bin"
@@ -178,10 +178,13 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
 
 
 class Unpicklable:
-    """Loading it runs code (it writes a file): a .pt input must never be unpickled."""
+    """Loading it runs code (it writes `path`, where the test looks): never unpickled."""
+
+    def __init__(self, path: Path):
+        self.path = path
 
     def __reduce__(self):
-        return (Path.touch, (Path("pwned").absolute(),))
+        return (Path.touch, (self.path,))
 
 
 def test_explain_reads_pt_frames_and_event_npy(tmp_path):
