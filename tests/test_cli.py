@@ -170,11 +170,11 @@ def test_errors_are_one_line(tmp_path, capsys, argv, message):
     paths["truncated"] = tmp_path / "cut.bin"
     argv = [a.format(**paths) for a in argv]
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "pwned").exists()  # the input was unpickled
     err = capsys.readouterr().err
     assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1, err
     assert message in err
     assert not (tmp_path / "o").exists()
-    assert not (tmp_path / "pwned").exists()
 
 
 class Unpicklable:
