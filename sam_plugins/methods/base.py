@@ -8,7 +8,10 @@ or `SpikeMapMethod.layer_maps` for maps made from the recorded spikes (spike cou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from numbers import Integral
 from typing import Any
 
@@ -54,6 +57,51 @@ def check_inputs(inputs: Any) -> Tensor:
                 f"infinite in inputs of shape {tuple(inputs.shape)}"
             )
     return inputs
+
+
+class SilentLayerWarning(UserWarning):
+    """A layer emitted no spike over the whole input: its maps are all zero."""
+
+
+def silent_layer_messages(result: SAMResult) -> list[str]:
+    """One message per layer of `result` that emitted no spike for any sample."""
+    return [
+        f"layer {layer.name!r}"
+        + (f" ({layer.kind})" if layer.kind else "")
+        + f" emitted no spike over the whole input (T={result.steps}, B={result.batch_size}): "
+        + f"its {'maps' if layer.maps is not None else 'scores'} are all zero"
+        for layer in result.values()
+        if layer.silent()
+    ]
+
+
+def warn_silent_layers(result: SAMResult) -> None:
+    """A `SilentLayerWarning` per silent layer of `result`, attributed to the user's call."""
+    for message in silent_layer_messages(result):
+        warnings.warn(message, SilentLayerWarning, stacklevel=3)
+
+
+@contextmanager
+def silent_layers_as_notes() -> Iterator[None]:
+    """Inside the block, each `SilentLayerWarning` is printed as one ``note: ...`` line on
+    stdout (the command line's way) instead of Python's warning; other warnings are unchanged."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, SilentLayerWarning):
+                print(f"note: {message}", file=sys.stdout)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", SilentLayerWarning)
+        yield
+
+
+def spike_counts(spikes: Tensor) -> Tensor:
+    """Spikes (non-zero values) per sample, [B] int64, of spikes [T, B, ...]."""
+    return (spikes != 0).flatten(2).sum(2).sum(0)
 
 
 LABELS = "an int, a sequence of ints or an integer tensor [B], or None"
@@ -174,6 +222,7 @@ class MapMethod:
         self._check_axes(result, inputs)
         if labels is not None and result.outputs is not None:
             check_label_range(labels, class_scores(result.outputs))
+        warn_silent_layers(result)
         return result
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
@@ -251,18 +300,19 @@ class SpikeMapMethod(MapMethod):
             spikes = torch.cat(seen[t.name])
             t.check_values(spikes)  # the recorder checked only until a call had spikes
             if has_spatial_layout(spikes):
-                layers[t.name] = map_layer(t, self.layer_maps(spikes))
+                layers[t.name] = map_layer(t, self.layer_maps(spikes), spike_counts(spikes))
         return maps_result(layers, self.method, outputs)
 
 
-def map_layer(target: Target, maps: Tensor) -> LayerSAM:
-    """A spatial layer's result from its maps [T, B, *spatial]."""
+def map_layer(target: Target, maps: Tensor, spike_count: Tensor | None = None) -> LayerSAM:
+    """A spatial layer's result from its maps [T, B, *spatial] and spikes per sample [B]."""
     return LayerSAM(
         name=target.name,
         maps=maps,
         scores=None,
         profile=maps.flatten(2).sum(dim=2),
         kind=type(target.module).__name__,
+        spike_count=spike_count,
     )
 
 
