@@ -26,7 +26,7 @@ from . import __version__
 from .engine import DEFAULT_GAMMA
 from .io import LoadError, build_model, read_input
 from .io.models import first_line
-from .methods import explain, silent_layers_as_notes
+from .methods import explain, warnings_as_notes
 from .plugins import COMMANDS_GROUP
 from .render import frame_image
 from .report import sample_titles, save_explanation
@@ -169,9 +169,9 @@ def _sensor_size(text: str) -> tuple[int, int, int]:
 
 
 def _explain(args: argparse.Namespace) -> None:
-    inputs = read_input(args.input, args.time_bins, args.sensor_size)  # LoadError: one line
-    model = load_model(args)
-    with silent_layers_as_notes():  # a layer that never spiked: one note: line
+    with warnings_as_notes():  # e.g. a layer that never spiked: one note: line
+        inputs = read_input(args.input, args.time_bins, args.sensor_size)  # LoadError: one line
+        model = load_model(args)
         result = explain_frames(model, inputs.frames, args.layers, args.gamma, args.step_mode)
     paths = write_explanation(args.out, inputs.frames, result, inputs.labels, inputs.draw)
     print(f"wrote {len(paths)} files to {args.out}/ (open {paths[0]})")

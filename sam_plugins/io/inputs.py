@@ -108,9 +108,12 @@ def _finite_frames(path: Path, frames: Tensor) -> Tensor:
         dtype = str(frames.dtype).removeprefix("torch.")
         raise LoadError(f"{path}: frames must be real numbers, found {dtype}")
     if frames.numel() == 0:
+        axes = "TCHW" if frames.dim() == 4 else "TBCHW"
+        empty = ", ".join(f"{a} = 0" for a, n in zip(axes, frames.shape, strict=True) if not n)
+        named = {"T = 0": "T = 0 (no time steps)", "B = 0": "B = 0 (no samples)"}
         raise LoadError(
-            f"{path}: frames hold no values: shape {tuple(frames.shape)} ([T, C, H, W] or "
-            "[T, B, C, H, W] with every size at least 1)"
+            f"{path}: frames hold no values, {named.get(empty, empty)}: shape "
+            f"{tuple(frames.shape)} ([T, C, H, W] or [T, B, C, H, W] with every size at least 1)"
         )
     frames = frames.float()
     bad = ~torch.isfinite(frames)

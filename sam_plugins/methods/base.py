@@ -44,9 +44,10 @@ def check_inputs(inputs: Any) -> Tensor:
             f"{tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__}"
         )
     if inputs.shape[0] == 0 or inputs.shape[1] == 0:
+        empty = "T = 0 (no time steps)" if inputs.shape[0] == 0 else "B = 0 (no samples)"
         raise ValueError(
-            "inputs must have at least one time step and one sample ([T, B, ...] with T, B >= 1), "
-            f"found shape {tuple(inputs.shape)}"
+            f"inputs have {empty}: shape {tuple(inputs.shape)}; expected [T, B, ...] with at "
+            "least one time step and one sample"
         )
     # one sum decides (a NaN or infinite value makes it non-finite); counted only then
     if (inputs.is_floating_point() or inputs.is_complex()) and not torch.isfinite(inputs.sum()):
@@ -59,7 +60,12 @@ def check_inputs(inputs: Any) -> Tensor:
     return inputs
 
 
-class SilentLayerWarning(UserWarning):
+class NoteWarning(UserWarning):
+    """A warning the command line prints as one ``note: ...`` line (`warnings_as_notes`);
+    plugins subclass it for theirs (e.g. a sensor size read from the events)."""
+
+
+class SilentLayerWarning(NoteWarning):
     """A layer emitted no spike over the whole input: its maps are all zero."""
 
 
@@ -82,20 +88,23 @@ def warn_silent_layers(result: SAMResult) -> None:
 
 
 @contextmanager
-def silent_layers_as_notes() -> Iterator[None]:
-    """Inside the block, each `SilentLayerWarning` is printed as one ``note: ...`` line on
-    stdout (the command line's way) instead of Python's warning; other warnings are unchanged."""
+def warnings_as_notes() -> Iterator[None]:
+    """Inside the block, each `NoteWarning` (a silent layer, ...) is printed once as one
+    ``note: ...`` line on stdout (the command line's way) instead of Python's warning; other
+    warnings are unchanged."""
+    printed: set[str] = set()
     with warnings.catch_warnings():
         shown = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None):
-            if issubclass(category, SilentLayerWarning):
-                print(f"note: {message}", file=sys.stdout)
-            else:
+            if not issubclass(category, NoteWarning):
                 shown(message, category, filename, lineno, file, line)
+            elif str(message) not in printed:
+                printed.add(str(message))
+                print(f"note: {message}", file=sys.stdout)
 
         warnings.showwarning = show
-        warnings.simplefilter("always", SilentLayerWarning)
+        warnings.simplefilter("always", NoteWarning)
         yield
 
 

@@ -38,7 +38,10 @@ def with_value(value, where=(1, 0, 1, 2, 3)):
         (with_value(np.inf), "NaN or infinite"),
         (with_value(-np.inf), "NaN or infinite"),
         (GOOD.astype(np.float64) * 0 + 1e300, "NaN or infinite"),  # inf once made float32
-        (np.zeros((0, 1, 2, 4, 4), np.float32), r"no values: shape \(0, 1, 2, 4, 4\)"),
+        (
+            np.zeros((0, 1, 2, 4, 4), np.float32),
+            r"no values, T = 0 \(no time steps\): shape \(0, 1, 2, 4, 4\)",
+        ),
         (np.zeros((3, 0, 2, 4, 4), np.float32), "no values"),
         (np.zeros((3, 2, 4, 4), np.complex64), "real numbers, found complex64"),
         (np.array([["a"] * 4] * 3), "numbers, found <U1"),
