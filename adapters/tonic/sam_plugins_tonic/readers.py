@@ -104,8 +104,8 @@ def _sensor_of(path: Path, events: np.ndarray) -> tuple[int, int, int]:
     warnings.warn(
         SensorSizeWarning(
             f"sensor size {x + 1}x{y + 1}x2 (W, H, P) was read from the events of {path}, as far "
-            f"as they reach: {reach}; if the sensor is smaller, that is outside it: give the "
-            "sensor size with --sensor-size W,H,P (or sensor_size=)"
+            f"as they reach: {reach}; an event outside the real sensor makes the frames too "
+            "large: give the sensor size with --sensor-size W,H,P (or sensor_size=)"
         ),
         stacklevel=4,
     )
