@@ -17,3 +17,11 @@ def class_scores(outputs: Any) -> Tensor:
             f"[B, classes], found {tuple(out.shape) if isinstance(out, Tensor) else type(out)}"
         )
     return out.sum(0) if out.dim() == 3 else out
+
+
+def predictions(outputs: Any) -> list[int | None]:
+    """Each sample's predicted class (largest class score, see `class_scores`), None for a
+    sample whose scores are all zero: the model predicted nothing (an output layer that never
+    spiked), not class 0."""
+    scores = class_scores(outputs)
+    return [None if not bool(row.any()) else int(row.argmax()) for row in scores.detach().cpu()]

@@ -133,10 +133,14 @@ class SpikeRecorder:
                 "right step_mode"
             )
         if spikes.numel() == 0:
+            names = ("T = 0 (no time steps)", "B = 0 (no samples)")
+            empty = [
+                names[i] if i < 2 else "no neurons" for i, n in enumerate(spikes.shape) if not n
+            ]
             raise SpikeShapeError(
                 f"layer {target.name!r}: spikes of shape {tuple(spikes.shape)} ([steps, batch, "
-                "...]) hold no values: every call needs at least one step, one sample and one "
-                "neuron"
+                f"...]) hold no values, {empty[0]}: every call needs at least one step, one "
+                "sample and one neuron"
             )
         step_shape = spikes.shape[1:]
         if target.step_shape is None:

@@ -19,7 +19,7 @@ import numpy as np
 from torch import Tensor
 
 from . import __version__
-from .outputs import class_scores
+from .outputs import predictions
 from .render import (
     as_array,
     frame_image,
@@ -130,6 +130,7 @@ def _write_page(
         figures = "".join(
             f'<figure><img data-key="{html.escape(key)}" src="{srcs[0]}" alt="{html.escape(key)}">'
             f"<figcaption>{'input' if key == 'input' else html.escape(result[key].label)}"
+            f"{', no spikes' if key != 'input' and result[key].silent(n) else ''}"
             "</figcaption></figure>"
             for key, srcs in uris.items()
         )
@@ -185,7 +186,7 @@ def _script_json(value: Any) -> str:
 def sample_titles(outputs: Any, labels: Tensor | None, batch: int) -> list[str]:
     """ "sample n, label L, predicted P" per sample, as far as the outputs and labels tell."""
     try:
-        predicted = class_scores(outputs).argmax(-1).tolist()
+        predicted = predictions(outputs)
     except ValueError:
         predicted = None
     titles = []
@@ -194,7 +195,10 @@ def sample_titles(outputs: Any, labels: Tensor | None, batch: int) -> list[str]:
         if labels is not None:
             parts.append(f"label {int(labels[n])}")
         if predicted is not None:
-            parts.append(f"predicted {predicted[n]}")
+            none = predicted[n] is None
+            parts.append(
+                "no prediction (all outputs zero)" if none else f"predicted {predicted[n]}"
+            )
         titles.append(", ".join(parts))
     return titles
 

@@ -25,6 +25,9 @@ class LayerSAM:
         profile: SAM mass per step, sum over neurons of N * S, [T, B]: when the layer looks.
         spikes: the raw spikes [T, B, ...] when recorded with keep_spikes=True, else None.
         kind: the recorded module's class name (e.g. "Leaky", "LIFNode"), for labels.
+        spike_count: spikes (non-zero values) per sample over every step and neuron, [B]
+            int64; 0 for a sample marks a silent layer (its maps are all zero). None where
+            the method saw no spikes (Captum's input maps).
     """
 
     name: str
@@ -33,6 +36,15 @@ class LayerSAM:
     profile: Tensor
     spikes: Tensor | None = None
     kind: str = ""
+    spike_count: Tensor | None = None
+
+    def silent(self, sample: int | None = None) -> bool:
+        """Whether the layer emitted no spike for `sample` (None: for any sample of the
+        batch); False when the spikes were not counted."""
+        if self.spike_count is None:
+            return False
+        counts = self.spike_count if sample is None else self.spike_count[sample]
+        return not bool(counts.any())
 
     @property
     def label(self) -> str:

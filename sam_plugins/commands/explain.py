@@ -26,13 +26,15 @@ def run(args: argparse.Namespace) -> None:
     """Read the input, load the model, explain, write the report (the output checked first)."""
     from sam_plugins.explanation import explain_frames, write_explanation
     from sam_plugins.io import read_input
+    from sam_plugins.methods import warnings_as_notes
 
     writable_folder(args.out)
-    inputs = read_input(args.input, args.time_bins, args.sensor_size)  # LoadError: one line
-    model = load_model(args, inputs=inputs.frames)
-    with explain_errors():
-        result = explain_frames(model, inputs.frames, args.layers, args.gamma, args.step_mode)
-        paths = write_explanation(args.out, inputs.frames, result, inputs.labels, inputs.draw)
+    with warnings_as_notes():  # e.g. a layer that never spiked, a sensor read from events
+        inputs = read_input(args.input, args.time_bins, args.sensor_size)  # LoadError: one line
+        model = load_model(args, inputs=inputs.frames)
+        with explain_errors():
+            result = explain_frames(model, inputs.frames, args.layers, args.gamma, args.step_mode)
+            paths = write_explanation(args.out, inputs.frames, result, inputs.labels, inputs.draw)
     print(f"wrote {len(paths)} files to {args.out}/ (open {paths[0]})")
 
 

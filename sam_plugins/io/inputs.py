@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,17 +47,15 @@ def read_input(
         except Exception as exc:
             raise LoadError(f"cannot read {path} as a tensor file: {first_line(exc)}") from None
     elif path.suffix in (".npy", ".npz"):
-        try:
-            data = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise LoadError(f"cannot read {path} as a numpy file: {first_line(exc)}") from None
+        data = _numpy_array(path, lambda: np.load(path, allow_pickle=False), "the array")
         if isinstance(data, np.lib.npyio.NpzFile):
             names = data.files
             key = "frames" if "frames" in names else names[0] if len(names) == 1 else None
             if key is None:
                 raise LoadError(f"{path} holds {names}: name the frames array 'frames'")
-            labels = torch.as_tensor(data["labels"]) if "labels" in names else None
-            data = data[key]
+            if "labels" in names:
+                labels = torch.as_tensor(_numpy_array(path, lambda: data["labels"], "'labels'"))
+            data = _numpy_array(path, lambda: data[key], repr(key))
         if data.dtype.names is None:  # structured arrays are events: the readers read them
             if data.dtype.kind not in "biuf" or data.dtype.itemsize > 8:
                 kind = "real numbers" if data.dtype.kind == "c" else "numbers"
@@ -88,6 +87,20 @@ def read_input(
     return Inputs(frames, _checked_labels(path, labels, frames.shape[1]), draw)
 
 
+def _numpy_array(path: Path, load: Callable[[], Any], what: str) -> Any:
+    """`load()` (np.load of `path`, or one array of an .npz, which loads it), a LoadError if it
+    fails; an array of Python objects is refused, never unpickled (that can run code)."""
+    try:
+        return load()
+    except Exception as exc:
+        if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+            raise LoadError(
+                f"{path}: {what} holds Python objects (dtype object), which are never unpickled "
+                "(that could run code): save numbers, e.g. array.astype(np.float32)"
+            ) from None
+        raise LoadError(f"cannot read {path} as a numpy file: {first_line(exc)}") from None
+
+
 def _finite_frames(path: Path, frames: Tensor) -> Tensor:
     """`frames` as float32 if they hold at least one value and every value is a finite real
     number (also once made float32), else LoadError saying what was found."""
@@ -95,9 +108,12 @@ def _finite_frames(path: Path, frames: Tensor) -> Tensor:
         dtype = str(frames.dtype).removeprefix("torch.")
         raise LoadError(f"{path}: frames must be real numbers, found {dtype}")
     if frames.numel() == 0:
+        axes = "TCHW" if frames.dim() == 4 else "TBCHW"
+        empty = ", ".join(f"{a} = 0" for a, n in zip(axes, frames.shape, strict=True) if not n)
+        named = {"T = 0": "T = 0 (no time steps)", "B = 0": "B = 0 (no samples)"}
         raise LoadError(
-            f"{path}: frames hold no values: shape {tuple(frames.shape)} ([T, C, H, W] or "
-            "[T, B, C, H, W] with every size at least 1)"
+            f"{path}: frames hold no values, {named.get(empty, empty)}: shape "
+            f"{tuple(frames.shape)} ([T, C, H, W] or [T, B, C, H, W] with every size at least 1)"
         )
     frames = frames.float()
     bad = ~torch.isfinite(frames)

@@ -1,7 +1,7 @@
 """Map methods, one per file, all with one call shape:
 ``Method(model, layers=None, ...).attribute(inputs, target=None) -> SAMResult``."""
 
-from .base import MapMethod, SpikeMapMethod
+from .base import MapMethod, NoteWarning, SilentLayerWarning, SpikeMapMethod, warnings_as_notes
 from .captum import CaptumMethod
 from .grad_cam import SNNGradCAM
 from .random import RandomMap
@@ -12,9 +12,12 @@ __all__ = [
     "CaptumMethod",
     "MapMethod",
     "RandomMap",
+    "NoteWarning",
     "SNNGradCAM",
+    "SilentLayerWarning",
     "SpikeActivationMap",
     "SpikeCount",
     "SpikeMapMethod",
     "explain",
+    "warnings_as_notes",
 ]

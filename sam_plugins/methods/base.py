@@ -8,14 +8,20 @@ or `SpikeMapMethod.layer_maps` for maps made from the recorded spikes (spike cou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from numbers import Integral
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..engine import has_spatial_layout
 from ..layers import LayerSpec, resolve_layers
+from ..outputs import class_scores
 from ..plugins import (
     GenericAdapter,
     Runner,
@@ -38,9 +44,10 @@ def check_inputs(inputs: Any) -> Tensor:
             f"{tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__}"
         )
     if inputs.shape[0] == 0 or inputs.shape[1] == 0:
+        empty = "T = 0 (no time steps)" if inputs.shape[0] == 0 else "B = 0 (no samples)"
         raise ValueError(
-            "inputs must have at least one time step and one sample ([T, B, ...] with T, B >= 1), "
-            f"found shape {tuple(inputs.shape)}"
+            f"inputs have {empty}: shape {tuple(inputs.shape)}; expected [T, B, ...] with at "
+            "least one time step and one sample"
         )
     # one sum decides (a NaN or infinite value makes it non-finite); counted only then
     if (inputs.is_floating_point() or inputs.is_complex()) and not torch.isfinite(inputs.sum()):
@@ -51,6 +58,115 @@ def check_inputs(inputs: Any) -> Tensor:
                 f"infinite in inputs of shape {tuple(inputs.shape)}"
             )
     return inputs
+
+
+class NoteWarning(UserWarning):
+    """A warning the command line prints as one ``note: ...`` line (`warnings_as_notes`);
+    plugins subclass it for theirs (e.g. a sensor size read from the events)."""
+
+
+class SilentLayerWarning(NoteWarning):
+    """A layer emitted no spike over the whole input: its maps are all zero."""
+
+
+def silent_layer_messages(result: SAMResult) -> list[str]:
+    """One message per layer of `result` that emitted no spike for any sample."""
+    return [
+        f"layer {layer.name!r}"
+        + (f" ({layer.kind})" if layer.kind else "")
+        + f" emitted no spike over the whole input (T={result.steps}, B={result.batch_size}): "
+        + f"its {'maps' if layer.maps is not None else 'scores'} are all zero"
+        for layer in result.values()
+        if layer.silent()
+    ]
+
+
+def warn_silent_layers(result: SAMResult) -> None:
+    """A `SilentLayerWarning` per silent layer of `result`, attributed to the user's call."""
+    for message in silent_layer_messages(result):
+        warnings.warn(message, SilentLayerWarning, stacklevel=3)
+
+
+@contextmanager
+def warnings_as_notes() -> Iterator[None]:
+    """Inside the block, each `NoteWarning` (a silent layer, ...) is printed once as one
+    ``note: ...`` line on stdout (the command line's way) instead of Python's warning; other
+    warnings are unchanged."""
+    printed: set[str] = set()
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, NoteWarning):
+                shown(message, category, filename, lineno, file, line)
+            elif str(message) not in printed:
+                printed.add(str(message))
+                print(f"note: {message}", file=sys.stdout)
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", NoteWarning)
+        yield
+
+
+def spike_counts(spikes: Tensor) -> Tensor:
+    """Spikes (non-zero values) per sample, [B] int64, of spikes [T, B, ...]."""
+    return (spikes != 0).flatten(2).sum(2).sum(0)
+
+
+LABELS = "an int, a sequence of ints or an integer tensor [B], or None"
+
+
+def check_target(target: Any, batch: int) -> Tensor | None:
+    """`target` as int64 labels [B] (an int is every sample's label), None as None; TypeError
+    for anything that is not labels, ValueError for a number of labels other than `batch`."""
+    if target is None:
+        return None
+    labels = _as_labels(target)
+    if labels.dim() == 0:
+        return labels.expand(batch).clone()
+    if len(labels) != batch:
+        raise ValueError(
+            f"target must hold one label per sample: found {len(labels)} labels for a batch of "
+            f"{batch} samples"
+        )
+    return labels
+
+
+def _as_labels(target: Any) -> Tensor:
+    """int64 labels [] or [n] from `target`, or a TypeError saying what `attribute` takes."""
+    if isinstance(target, Integral) and not isinstance(target, (bool, np.bool_)):
+        return torch.tensor(int(target))
+    if isinstance(target, np.ndarray):
+        target = torch.from_numpy(target) if target.dtype.kind in "iu" else target
+    if isinstance(target, Tensor):
+        ok = not target.is_floating_point() and not target.is_complex()
+        if ok and target.dtype != torch.bool and target.dim() <= 1:
+            return target.long()
+        found = f"a tensor of {target.dtype}, shape {tuple(target.shape)}"
+        if target.dim() > 1:
+            found = f"a tensor of shape {tuple(target.shape)}"
+    elif isinstance(target, Sequence) and not isinstance(target, (str, bytes)):
+        wrong = [v for v in target if not isinstance(v, Integral) or isinstance(v, bool)]
+        if not wrong:
+            return torch.tensor([int(v) for v in target], dtype=torch.long)
+        found = f"a {type(target).__name__} holding {type(wrong[0]).__name__} {wrong[0]!r}"
+    elif callable(target):
+        name = getattr(target, "__name__", type(target).__name__)
+        found = f"a function ({name}); a runner is passed as run= when the method is made"
+    else:
+        found = f"{type(target).__name__} {target!r}"
+    raise TypeError(f"target must be class labels ({LABELS}); found {found}")
+
+
+def check_label_range(labels: Tensor, scores: Tensor) -> None:
+    """ValueError unless every label [B] is a class of the scores [B, classes]."""
+    classes = scores.shape[-1]
+    bad = labels[(labels < 0) | (labels >= classes)]
+    if len(bad):
+        raise ValueError(
+            f"target label {int(bad[0])} is out of range: the model's outputs have {classes} "
+            f"classes (0 to {classes - 1})"
+        )
 
 
 class MapMethod:
@@ -99,16 +215,23 @@ class MapMethod:
         """Names of the explained layers, in model order."""
         return [t.name for t in self.targets]
 
-    def attribute(self, inputs: Tensor, target: Tensor | None = None) -> SAMResult:
+    def attribute(self, inputs: Tensor, target: Any = None) -> SAMResult:
         """Maps of `inputs` [T, B, ...] (time first): reset the model the framework's way, run
         it over the steps and return the result, its `outputs` holding what the model returned.
 
         Args:
-            target: [B] classes to explain, for methods that need one (Grad-CAM); default the
-                predicted classes. SAM and the spike maps need no label and ignore it.
+            target: the classes to explain, for methods that need one (Grad-CAM, Captum): an
+                int (every sample's), a sequence of ints or an integer tensor [B]; default
+                (None) the predicted classes. SAM and the spike maps need no label: theirs is
+                checked (TypeError if it is not labels, ValueError if it is out of the
+                outputs' range or not one per sample) and not used.
         """
-        result = self._attribute(check_inputs(inputs), target)
+        labels = check_target(target, check_inputs(inputs).shape[1])
+        result = self._attribute(inputs, labels)
         self._check_axes(result, inputs)
+        if labels is not None and result.outputs is not None:
+            check_label_range(labels, class_scores(result.outputs))
+        warn_silent_layers(result)
         return result
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
@@ -186,18 +309,19 @@ class SpikeMapMethod(MapMethod):
             spikes = torch.cat(seen[t.name])
             t.check_values(spikes)  # the recorder checked only until a call had spikes
             if has_spatial_layout(spikes):
-                layers[t.name] = map_layer(t, self.layer_maps(spikes))
+                layers[t.name] = map_layer(t, self.layer_maps(spikes), spike_counts(spikes))
         return maps_result(layers, self.method, outputs)
 
 
-def map_layer(target: Target, maps: Tensor) -> LayerSAM:
-    """A spatial layer's result from its maps [T, B, *spatial]."""
+def map_layer(target: Target, maps: Tensor, spike_count: Tensor | None = None) -> LayerSAM:
+    """A spatial layer's result from its maps [T, B, *spatial] and spikes per sample [B]."""
     return LayerSAM(
         name=target.name,
         maps=maps,
         scores=None,
         profile=maps.flatten(2).sum(dim=2),
         kind=type(target.module).__name__,
+        spike_count=spike_count,
     )
 
 

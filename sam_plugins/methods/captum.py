@@ -31,7 +31,7 @@ from ..outputs import class_scores
 from ..plugins import Runner, StepMode
 from ..recorder import Target
 from ..result import LayerSAM, SAMResult
-from .base import MapMethod, map_layer, maps_result
+from .base import MapMethod, check_label_range, map_layer, maps_result, spike_counts
 
 
 def captum_attr() -> Any:
@@ -109,18 +109,21 @@ class CaptumMethod(MapMethod):
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
         shapes: dict[str, tuple[int, ...]] = {}  # per layer: spikes [T, B, ...] of the run
+        counts: dict[str, Tensor] = {}  # per layer: spikes per sample [B]
 
         def note(t: Target, spikes: Tensor) -> None:
             steps = shapes.get(t.name, (0,))[0] + spikes.shape[0]
             shapes[t.name] = (steps, *spikes.shape[1:])
+            counts[t.name] = counts.get(t.name, 0) + spike_counts(spikes)
 
         outputs = self._record(inputs, note, self.targets if self.layer_method else [])
         scores = class_scores(outputs)
         target = scores.argmax(1) if target is None else target.to(scores.device)
+        check_label_range(target, scores)
         batch_first = inputs.detach().transpose(0, 1)
         try:
             if self.layer_method:
-                layers = self._layers(batch_first, target, shapes)
+                layers = self._layers(batch_first, target, shapes, counts)
             else:
                 layers = {"input": self._input(batch_first, target)}
         finally:
@@ -143,7 +146,11 @@ class CaptumMethod(MapMethod):
         )
 
     def _layers(
-        self, batch_first: Tensor, target: Tensor, shapes: dict[str, tuple[int, ...]]
+        self,
+        batch_first: Tensor,
+        target: Tensor,
+        shapes: dict[str, tuple[int, ...]],
+        counts: dict[str, Tensor],
     ) -> dict[str, LayerSAM]:
         layers = {}
         for t in self.targets:
@@ -152,7 +159,7 @@ class CaptumMethod(MapMethod):
             if len(shapes[t.name]) < 4:
                 continue  # no spatial layout (Linear): no map, as with SAM
             steps = [self._step(t, step, batch_first, target) for step in range(shapes[t.name][0])]
-            layers[t.name] = map_layer(t, torch.stack(steps))
+            layers[t.name] = map_layer(t, torch.stack(steps), counts[t.name])
         return layers
 
     def _step(self, t: Target, step: int, batch_first: Tensor, target: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ from ..engine import has_spatial_layout
 from ..outputs import class_scores
 from ..recorder import Target
 from ..result import SAMResult
-from .base import MapMethod, map_layer, maps_result
+from .base import MapMethod, check_label_range, map_layer, maps_result, spike_counts
 
 
 class SNNGradCAM(MapMethod):
@@ -49,6 +49,7 @@ class SNNGradCAM(MapMethod):
                 scores = class_scores(outputs)
                 if target is None:
                     target = scores.argmax(1)
+                check_label_range(target, scores)
                 chosen = scores.gather(1, target.to(scores.device).view(-1, 1)).sum()
                 tensors = [t for parts in captured.values() for t, _ in parts]
                 if not tensors or not all(t.requires_grad for t in tensors):
@@ -72,7 +73,7 @@ class SNNGradCAM(MapMethod):
             g = _over_time([torch.zeros_like(x) if d is None else d for (x, _), d in pairs], parts)
             weights = g.mean(dim=(0, *range(3, g.dim())))  # [B, C]: over time and space
             weighted = (s * weights.view(1, *weights.shape, *([1] * (s.dim() - 3)))).sum(2)
-            layers[t.name] = map_layer(t, F.relu(weighted))
+            layers[t.name] = map_layer(t, F.relu(weighted), spike_counts(s))
         return maps_result(layers, self.method, _detach(outputs))
 
 

@@ -16,7 +16,7 @@ from ..layers import LayerSpec
 from ..plugins import Runner, StepMode
 from ..recorder import NotSpikesError, SpikeRecorder, Target
 from ..result import LayerSAM, SAMResult
-from .base import MapMethod
+from .base import MapMethod, spike_counts, warn_silent_layers
 
 
 class SpikeActivationMap(MapMethod):
@@ -66,6 +66,7 @@ class SpikeActivationMap(MapMethod):
         self.recorder.consumers.append(self._consume)
         self._streams = {t.name: StreamingSAM(self.gamma, window) for t in self.targets}
         self._buffers = {t.name: LayerBuffer(keep_spikes) for t in self.targets}
+        self._counts: dict[str, Tensor] = {}  # per layer: spikes per sample [B]
 
     # --- attaching -----------------------------------------------------------------------
     def attach(self) -> SpikeActivationMap:
@@ -91,13 +92,16 @@ class SpikeActivationMap(MapMethod):
             stream.reset()
         for buffer in self._buffers.values():
             buffer.reset()
+        self._counts.clear()
 
     def _consume(self, target: Target, spikes: Tensor) -> None:
+        self._counts[target.name] = self._counts.get(target.name, 0) + spike_counts(spikes)
         out, scores = self._buffers[target.name].room(spikes)
         self._streams[target.name].update(spikes, not target.graded, out, scores)
 
     def result(self) -> SAMResult:
-        """The SAM of everything recorded since the last reset.
+        """The SAM of everything recorded since the last reset; a `SilentLayerWarning` names
+        each layer that emitted no spike.
 
         Raises if a layer emitted non-spikes, if the layers' step counts disagree, or if nothing
         was recorded (the model was not run inside the block, or the layers are never called).
@@ -105,6 +109,11 @@ class SpikeActivationMap(MapMethod):
         infinite spike at any step makes them non-finite (`NotSpikesError`), and for 0/1 layers
         maps outside the range 0/1 spikes allow show values that are not spikes.
         """
+        result = self._result()
+        warn_silent_layers(result)
+        return result
+
+    def _result(self) -> SAMResult:
         self.recorder.verify()
         if not any(b.recorded for b in self._buffers.values()):
             raise RuntimeError(
@@ -127,6 +136,7 @@ class SpikeActivationMap(MapMethod):
                 profile=maps.flatten(2).sum(dim=2) if scores is None else maps,
                 spikes=spikes,
                 kind=type(target.module).__name__,
+                spike_count=self._counts.get(target.name),
             )
         return SAMResult(layers, self.gamma, method=self.method, window=self.window)
 
@@ -174,7 +184,7 @@ class SpikeActivationMap(MapMethod):
             self.reset()
             with torch.no_grad():
                 outputs = self._forward(inputs)
-            result = self.result()
+            result = self._result()  # attribute warns of silent layers
         finally:
             if not was_attached:
                 self.detach()

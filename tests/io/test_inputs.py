@@ -1,6 +1,8 @@
 """read_input: frames that cannot be fed to a model are refused as a LoadError (the command line
 prints it as one line), before any model sees them."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -36,7 +38,10 @@ def with_value(value, where=(1, 0, 1, 2, 3)):
         (with_value(np.inf), "NaN or infinite"),
         (with_value(-np.inf), "NaN or infinite"),
         (GOOD.astype(np.float64) * 0 + 1e300, "NaN or infinite"),  # inf once made float32
-        (np.zeros((0, 1, 2, 4, 4), np.float32), r"no values: shape \(0, 1, 2, 4, 4\)"),
+        (
+            np.zeros((0, 1, 2, 4, 4), np.float32),
+            r"no values, T = 0 \(no time steps\): shape \(0, 1, 2, 4, 4\)",
+        ),
         (np.zeros((3, 0, 2, 4, 4), np.float32), "no values"),
         (np.zeros((3, 2, 4, 4), np.complex64), "real numbers, found complex64"),
         (np.array([["a"] * 4] * 3), "numbers, found <U1"),
@@ -88,3 +93,53 @@ def test_command_line_prints_bad_frames_as_one_line(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "NaN or infinite" in err
+
+
+class Payload:
+    """Unpickling it runs code: it creates the file `path` (the test's own tmp_path)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def evil_files(tmp_path):
+    """Input files whose loading would unpickle a `Payload` that writes tmp_path/pwned, in
+    each place a file may hold one: an .npy, an .npz's frames or labels, a .pt."""
+    payload = np.array([Payload(tmp_path / "pwned"), 1], dtype=object)
+    np.save(tmp_path / "obj.npy", payload, allow_pickle=True)
+    np.savez(tmp_path / "frames.npz", frames=payload)
+    np.savez(tmp_path / "labels.npz", frames=GOOD, labels=payload)
+    torch.save({"frames": Payload(tmp_path / "pwned")}, tmp_path / "obj.pt")
+    return [tmp_path / n for n in ("obj.npy", "frames.npz", "labels.npz", "obj.pt")]
+
+
+def test_the_payload_writes_where_the_test_looks(tmp_path):
+    """The guard of the next test: loading these files unsafely does create tmp_path/pwned."""
+    for path in evil_files(tmp_path):
+        if path.suffix == ".pt":
+            torch.load(path, weights_only=False)
+        else:
+            data = np.load(path, allow_pickle=True)
+            if path.suffix == ".npz":
+                data = [data[k] for k in data.files]  # an .npz loads its arrays when read
+        assert (tmp_path / "pwned").exists(), path
+        (tmp_path / "pwned").unlink()
+
+
+def test_object_arrays_are_refused_in_one_line_and_never_unpickled(tmp_path, capsys):
+    for path in evil_files(tmp_path):
+        with pytest.raises(LoadError) as info:
+            read_input(path)
+        assert not (tmp_path / "pwned").exists(), f"{path} was unpickled"
+        message = str(info.value)
+        assert "\n" not in message and str(path) in message, message
+        if path.suffix != ".pt":
+            assert "object" in message and "never unpickled" in message, message
+        argv = ["explain", "plain_snn:ConvSNN", "--input", str(path), "--out", str(tmp_path / "o")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1, err
+        assert not (tmp_path / "pwned").exists() and not (tmp_path / "o").exists()

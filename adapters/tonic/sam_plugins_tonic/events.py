@@ -11,6 +11,7 @@ same bins as tonic but lets the last one run to the last event; every count is e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -68,10 +69,20 @@ def check_events(events: np.ndarray, sensor_size: tuple[int, int, int]) -> None:
     for f, size in (("x", width), ("y", height), ("p", polarities)):
         low, high = int(events[f].min()), int(events[f].max())
         if low < 0 or high >= size:
-            where = "outside the sensor" if f in "xy" else "not a polarity of the sensor"
+            bad = (events[f] < 0) | (events[f] >= size)
+            first = int(np.argmax(bad))
+            x, y, t = (int(events[k][first]) for k in ("x", "y", "t"))
+            if f in "xy":
+                where = (
+                    f"event {first} (x={x}, y={y}, t={t}) is outside the sensor of "
+                    f"{width}x{height} (W x H), and {int(bad.sum()) - 1} more"
+                )
+            else:
+                where = f"event {first} has polarity {int(events['p'][first])}"
             raise EventError(
-                f"event field {f!r} must be in [0, {size}) for sensor_size {tuple(sensor_size)}, "
-                f"found {low}..{high}: events {where}"
+                f"{where}: event field {f!r} must be in [0, {size}) for sensor_size "
+                f"{tuple(sensor_size)}, found {low}..{high}: events "
+                + ("outside the sensor" if f in "xy" else "not a polarity of the sensor")
             )
 
 
@@ -104,7 +115,17 @@ def frame_events(
     options = {"n_time_bins": n_time_bins, "time_window": time_window, "event_count": event_count}
     chosen = {k: v for k, v in options.items() if v is not None}
     if len(chosen) != 1:
-        raise ValueError(f"give exactly one of {list(options)}, found {chosen or 'none'}")
+        raise EventError(f"give exactly one of {list(options)}, found {chosen or 'none'}")
+    if time_window is not None and not (_number(time_window) and time_window > 0):
+        raise EventError(f"time_window must be a number of microseconds > 0, found {time_window!r}")
+    if event_count is not None and not (_whole(event_count) and event_count >= 1):
+        raise EventError(f"event_count must be an int >= 1, found {event_count!r}")
+    window = time_window if time_window is not None else event_count
+    if window is not None and not (_number(overlap) and 0 <= overlap < window):
+        name = "time_window" if time_window is not None else "event_count"
+        raise EventError(
+            f"overlap must be >= 0 and smaller than {name} ({window:g}), found {overlap!r}"
+        )
     if n_time_bins is not None:
         bounds = TimeBinFrames(sensor_size, n_time_bins, overlap).slices(events)
     else:
@@ -117,6 +138,16 @@ def frame_events(
                 event_count=event_count, overlap=int(overlap), include_incomplete=include_incomplete
             )
         bounds = np.array(slicer.get_slice_metadata(events, 0), dtype=np.int64).reshape(-1, 2)
+        if not len(bounds):
+            span = int(events["t"][-1]) - int(events["t"][0])
+            size = (
+                f"time_window {time_window:g} us" if time_window else f"event_count {event_count}"
+            )
+            raise EventError(
+                f"no frames (T = 0): the recording ({len(events)} events over {span} us) is "
+                f"shorter than one window ({size}); pass include_incomplete=True to keep the "
+                "incomplete window, or a smaller window"
+            )
     frames = count_events(events, bounds, sensor_size)
     t = events["t"]
     spans = np.array(
@@ -146,6 +177,15 @@ def count_events(
     return frames.reshape(len(bounds), polarities, height, width)
 
 
+def _number(value: object) -> bool:
+    """A real number, not a bool, not NaN."""
+    return isinstance(value, Real) and not isinstance(value, bool) and value == value
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 class TimeBinFrames:
     """Dataset transform: a recording's events -> frames [n_time_bins, P, H, W] float32 counts.
 
@@ -159,8 +199,8 @@ class TimeBinFrames:
     def __init__(
         self, sensor_size: tuple[int, int, int], n_time_bins: int, overlap: float = 0.0
     ) -> None:
-        if isinstance(n_time_bins, bool) or not isinstance(n_time_bins, int) or n_time_bins < 1:
-            raise ValueError(f"n_time_bins must be an int >= 1, found {n_time_bins!r}")
+        if not _whole(n_time_bins) or n_time_bins < 1:
+            raise EventError(f"n_time_bins must be an int >= 1, found {n_time_bins!r}")
         self.sensor_size = tuple(sensor_size)
         self.n_time_bins = n_time_bins
         self.overlap = overlap

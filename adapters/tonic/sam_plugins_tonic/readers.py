@@ -5,6 +5,7 @@ drawn by polarity."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import numpy as np
 from torch import Tensor
 
 from sam_plugins import InputReader
+from sam_plugins.methods import NoteWarning
 
 from .events import EventError, frame_events, to_frames
 from .formats import read_nmnist_bin
@@ -22,6 +24,10 @@ NMNIST_SENSOR = (34, 34, 2)
 MAX_SENSOR_SIDE = 4096
 """The largest sensor side read from a file's events without --sensor-size: the largest event
 cameras have 1280 x 960 pixels; an event beyond this is a corrupt file or another format."""
+
+
+class SensorSizeWarning(NoteWarning):
+    """The sensor size of an event file was read from its events (no --sensor-size given)."""
 
 
 class TonicReader(InputReader):
@@ -51,7 +57,9 @@ class TonicReader(InputReader):
         try:
             return frame_events(events, sensor, n_time_bins=time_bins).frames
         except EventError as exc:
-            raise EventError(f"{path}: {exc}") from None
+            flag = "" if sensor_size else f" (the sensor of {path.suffix} files: give another "
+            flag += "with --sensor-size W,H,P, or sensor_size=)" if flag else ""
+            raise EventError(f"{path}: {exc}{flag}") from None
 
     def open_dataset(
         self, factory: Callable[..., Any], root: Path, train: bool, time_bins: int
@@ -88,4 +96,17 @@ def _sensor_of(path: Path, events: np.ndarray) -> tuple[int, int, int]:
             f"{path}: polarities must be 0 or 1 to read the sensor from the events, found "
             f"{low}..{high}; give the sensor size (--sensor-size W,H,P) for other polarities"
         )
+    far_x, far_y = int(np.argmax(events["x"])), int(np.argmax(events["y"]))
+    reach = ", ".join(
+        f"event {i} (x={int(events['x'][i])}, y={int(events['y'][i])}, t={int(events['t'][i])})"
+        for i in dict.fromkeys((far_x, far_y))
+    )
+    warnings.warn(
+        SensorSizeWarning(
+            f"sensor size {x + 1}x{y + 1}x2 (W, H, P) was read from the events of {path}, as far "
+            f"as they reach: {reach}; an event outside the real sensor makes the frames too "
+            "large: give the sensor size with --sensor-size W,H,P (or sensor_size=)"
+        ),
+        stacklevel=4,
+    )
     return x + 1, y + 1, 2
