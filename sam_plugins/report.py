@@ -293,9 +293,10 @@ def _fragment(
         )
     notes = []
     if len(steps) < result.steps:
+        stride = steps[1] - steps[0] if len(steps) > 1 else result.steps
         notes.append(
-            f"every {steps[1] - steps[0] if len(steps) > 1 else result.steps}th step of "
-            f"{result.steps} shown (the view is bounded to {max_bytes / 1e6:g} MB)"
+            f"one step in {stride} shown ({len(steps)} of {result.steps}; the view is bounded "
+            f"to {max_bytes / 1e6:g} MB): choose steps with result.plot(steps=[...])"
         )
     if left_out:
         notes.append(
@@ -348,7 +349,7 @@ def _about(result: SAMResult) -> str:
 def _why_empty(result: SAMResult) -> str:
     """Why step 0's maps are empty, when they are by construction (SAM's t' < t window)."""
     if result.gamma is not None and result.window != "inclusive":
-        return "t = 0: no map yet, as no neuron has earlier spikes (window t' < t)"
+        return "t = 0: every map is empty, as there are no earlier spikes (window t' < t)"
     return ""
 
 
