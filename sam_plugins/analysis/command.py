@@ -151,7 +151,7 @@ def _analyze(args: argparse.Namespace) -> None:
             f"firing rate {analysis.mean_rate(layer):.4f}"
         )
     if args.report is not None:
-        page = write_analysis_report(analysis, args.report)
+        page = write_analysis_report(analysis, args.report, pngs=args.pngs)
         print(f"report: {page}")
 
 
@@ -201,6 +201,9 @@ def add_analyze(subparsers) -> None:
     )
     parser.add_argument("--no-report", dest="report", action="store_const", const=None)
     parser.add_argument(
+        "--pngs", action="store_true", help="also write the report's figures as PNGs beside it"
+    )
+    parser.add_argument(
         "--save-maps", action="store_true", help="also store each sample's time-summed maps"
     )
     parser.add_argument("--restart", action="store_true", help="start over, do not resume")
@@ -226,7 +229,7 @@ def _report(args: argparse.Namespace) -> None:
     if not args.file.is_file():
         raise CLIError(f"analysis file not found: {args.file}")
     try:
-        page = write_analysis_report(AnalysisResult(args.file), args.out)
+        page = write_analysis_report(AnalysisResult(args.file), args.out, pngs=args.pngs)
     except AnalysisError as exc:
         raise CLIError(exc.cli) from None
     print(f"report: {page}")
@@ -240,4 +243,7 @@ def add_report(subparsers) -> None:
     )
     parser.add_argument("file", type=Path, help="analysis file (.h5)")
     parser.add_argument("--out", type=Path, default=Path("sam-analysis"), help="output folder")
+    parser.add_argument(
+        "--pngs", action="store_true", help="also write the report's figures as PNGs beside it"
+    )
     parser.set_defaults(func=_report)
