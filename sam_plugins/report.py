@@ -213,7 +213,7 @@ def view_html(
         inputs: the frames [T, B, C, H, W] (or images [B, C, H, W]) the result was computed
             from: maps are drawn over them; None draws the maps alone at their own size.
         samples: which samples (default all, as far as `max_bytes` allows).
-        titles: a heading per sample in `samples`.
+        titles: a heading per sample in `samples` (default: number and prediction).
         order: raster rows in the layer's order ("layer") or by total score ("score").
         max_bytes: bound on the images' size; samples (then steps) beyond it are left out and
             the view says so. None: no bound.
@@ -224,7 +224,10 @@ def view_html(
     bad = [n for n in samples if not 0 <= n < batch]
     if bad or not samples:
         raise ValueError(f"samples must be in 0..{batch - 1}, found {samples}")
-    if titles is not None and len(titles) != len(samples):
+    if titles is None:  # "sample n, predicted P" when the result holds the outputs
+        every = sample_titles(result.outputs, None, batch)
+        titles = [every[n] for n in samples]
+    elif len(titles) != len(samples):
         raise ValueError(f"{len(samples)} samples but {len(titles)} titles")
     steps = list(range(result.steps))
     if max_bytes is not None and steps:
