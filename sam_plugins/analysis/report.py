@@ -104,6 +104,7 @@ def _class_rasters(
             vmax=top or 1.0,
         )  # fmt: skip
         ax.set_title(result.class_names[c], fontsize=8)
+        ax.yaxis.get_major_locator().set_params(integer=True)
         if c % columns == 0:
             ax.set_ylabel("neuron / position", fontsize=7)
         if c // columns == rows - 1:
@@ -202,6 +203,7 @@ def _sample_maps(
         image = ax.imshow(maps, cmap="inferno", aspect="auto", interpolation="nearest", vmin=0)
         ax.set_yticks(range(len(samples)), [f"#{result.indices[s]}" for s in samples])
         ax.set_xlabel("neuron / position")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         axes = [ax]
     else:
         fig = _figure(1.8 * len(samples) + 1.2, 2.2)
