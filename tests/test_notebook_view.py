@@ -24,7 +24,7 @@ def conv():
     return frames, explain(ConvSNN(size=16), frames, ["lif1", "lif2"])
 
 
-def conv1d_result():
+def conv1d_result(signal=None):
     """A real Conv1d SNN: its layers' maps are [T, B, L]."""
     torch.manual_seed(1)
     net = torch.nn.Sequential(
@@ -33,7 +33,8 @@ def conv1d_result():
         torch.nn.Conv1d(6, 4, 3, padding=1),
         PlainLIF(0.8, 0.5),
     )
-    return explain(net, (torch.rand(6, 2, 2, 20) < 0.5).float(), ["1", "3"])
+    signal = (torch.rand(6, 2, 2, 20) < 0.5).float() if signal is None else signal
+    return explain(net, signal, ["1", "3"])
 
 
 def dense_result(name="fc", steps=6, batch=2, neurons=30):
@@ -155,3 +156,15 @@ def test_maps_of_neurons_and_positions_are_drawn_as_rasters(tmp_path):
     with Image.open(alone[1]) as png:
         assert png.size[1] < wide[1]  # the raster row adds height
     assert tmp_path / "sample_0.png" in paths
+
+
+def test_a_signal_input_is_shown_as_its_own_raster():
+    signal = (torch.rand(6, 2, 2, 20) < 0.5).float()  # [T, B, C, L]
+    result = conv1d_result(signal)
+    html = result.view(signal).html
+    assert "input<br>40 channels x 6 steps" in html and html.count('class="raster"') == 2 * 3
+    fig = result.plot(inputs=signal)
+    assert fig.axes[0].get_title() == "input: channels x time"
+    assert fig.axes[0].images[0].get_array().shape[:2] == (40, 6)
+    with pytest.raises(ValueError, match=r"a signal must be \[T, B, \.\.\.\] with T=6"):
+        result.view(signal[:, :1, 0])
