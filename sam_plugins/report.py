@@ -211,14 +211,15 @@ def view_html(
 
     Args:
         inputs: the frames [T, B, C, H, W] (or images [B, C, H, W]) the result was computed
-            from: maps are drawn over them; None draws the maps alone at their own size.
+            from: maps are drawn over them; None draws the maps alone at their own size. A
+            signal [T, B, F] or [T, B, C, L] is shown as its own channel x time raster.
         samples: which samples (default all, as far as `max_bytes` allows).
         titles: a heading per sample in `samples` (default: number and prediction).
         order: raster rows in the layer's order ("layer") or by total score ("score").
         max_bytes: bound on the images' size; samples (then steps) beyond it are left out and
             the view says so. None: no bound.
     """
-    x = None if inputs is None else _check_frames(inputs, result)
+    x, signal = _split_inputs(inputs, result)
     batch = result.batch_size
     samples = list(range(batch)) if samples is None else [int(n) for n in samples]
     bad = [n for n in samples if not 0 <= n < batch]
@@ -244,6 +245,7 @@ def view_html(
         steps=steps,
         order=order,
         max_bytes=max_bytes,
+        signal=signal,
     )
 
 
@@ -256,8 +258,10 @@ def _fragment(
     steps: list[int] | None = None,
     order: str = "layer",
     max_bytes: int | None = None,
+    signal: np.ndarray | None = None,
 ) -> str:
-    """The one viewer (see `view_html`); `images(n, steps)` gives sample n's panels."""
+    """The one viewer (see `view_html`); `images(n, steps)` gives sample n's panels; a
+    `signal` [T, B, F] is drawn as the input's raster."""
     e = html.escape
     steps = list(range(result.steps)) if steps is None else steps
     last = result.steps - 1
@@ -272,8 +276,10 @@ def _fragment(
             "</figcaption></figure>"
             for key, srcs in uris.items()
         )
+        if signal is not None:
+            figures = _raster_html(raster_rows(signal[:, n]), "input", "channels") + figures
         figures += "".join(_raster_figure(result, name, n, order) for name in rasters)
-        if uris or rasters:
+        if uris or rasters or signal is not None:
             figures += _colorbar_figure()
         strip = _strip(uris, result, steps)
         profile = _profile_svg(result, n)
@@ -361,18 +367,43 @@ def _why_hidden(result: SAMResult, step: int) -> str:
 
 
 def _raster_figure(result: SAMResult, name: str, n: int, order: str) -> str:
-    """A layer with maps [T, B, N] as a neuron (or position) x time raster of sample n, with
-    a marker on the current step (moved by the script)."""
+    """A layer with maps [T, B, N] as a neuron (or position) x time raster of sample n."""
     sam = result[name]
     rows = raster_rows(sam.maps[:, n].reshape(sam.maps.shape[0], -1), order)
-    what = _rows_are(sam)
     ordered = "by total score" if order == "score" else "in layer order"
+    return _raster_html(rows, sam.label, f"{_rows_are(sam)} ({ordered})")
+
+
+def _raster_html(rows: np.ndarray, label: str, what: str) -> str:
+    """A raster [N, T] in [0, 1] as a figure with a marker on the current step (moved by the
+    script); `label` and `what` (the rows) escaped here."""
+    e = html.escape
     return (
         f'<figure class="raster"><div class="rwrap"><img src="{_png_uri(colored(rows))}" '
-        f'alt="{html.escape(sam.label)} raster"><div class="marker"></div></div>'
-        f"<figcaption>{html.escape(sam.label)}<br>{rows.shape[0]} {what} ({ordered}) x "
-        f"{rows.shape[1]} steps</figcaption></figure>"
+        f'alt="{e(label)} raster"><div class="marker"></div></div>'
+        f"<figcaption>{e(label)}<br>{rows.shape[0]} {e(what)} x {rows.shape[1]} steps"
+        "</figcaption></figure>"
     )
+
+
+def _split_inputs(
+    inputs: Tensor | np.ndarray | None, result: SAMResult
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """`inputs` as (frames, signal): frames [T, B, C, H, W] (or images [B, C, H, W]) that maps
+    are drawn over, or a signal [T, B, F] (inputs [T, B, F] or [T, B, C, L], e.g. audio
+    channels or a Conv1d model's input) drawn as its own channel x time raster."""
+    if inputs is None:
+        return None, None
+    a = as_array(inputs)
+    steps, batch = result.steps, result.batch_size
+    if a.ndim == 3 or (a.ndim == 4 and a.shape[:2] == (steps, batch) and a.shape[0] != batch):
+        if a.shape[:2] != (steps, batch):
+            raise ValueError(
+                f"a signal must be [T, B, ...] with T={steps} steps and B={batch} samples as in "
+                f"the result, found shape {a.shape}"
+            )
+        return None, a.reshape(steps, batch, -1)
+    return _check_frames(a, result), None
 
 
 def _colorbar_figure() -> str:
@@ -491,11 +522,15 @@ def _grid_figure(
     title: str,
     layers: list[str] | None = None,
     order: str = "layer",
+    signal: np.ndarray | None = None,
 ) -> Figure:
     """The grid of sample n: a row per image layer (`images`, at `steps`), a column per step,
-    then a full-width raster per layer with maps [T, B, N]; one colour bar."""
+    then a full-width raster per layer with maps [T, B, N] (after the input's, for a
+    `signal` [T, B, F]); one colour bar."""
     rows = [key for key in images if key != "input"]
     rasters = []
+    if signal is not None:
+        rasters.append(("input: channels x time", colored(raster_rows(signal[:, n])), "channels"))
     for name in _raster_layers(result, layers):
         sam = result[name]
         image = colored(raster_rows(sam.maps[:, n].reshape(sam.maps.shape[0], -1), order))
@@ -536,7 +571,7 @@ def plot_result(
     if layers is not None:
         for name in layers:
             result[name]  # KeyError naming the layers there are
-    x = None if inputs is None else _check_frames(inputs, result)
+    x, signal = _split_inputs(inputs, result)
     title = f"sample {sample}" if title is None else title
     if steps is None:
         stride = max(1, -(-result.steps // max_columns))
@@ -551,7 +586,7 @@ def plot_result(
     images.pop("input", None)
     if not images and not _raster_layers(result, layers):
         raise ValueError(f"none of the layers {layers or list(result)} has maps to draw")
-    return _grid_figure(result, sample, images, steps, title, layers, order)
+    return _grid_figure(result, sample, images, steps, title, layers, order, signal)
 
 
 _STYLE = """<style>
