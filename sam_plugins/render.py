@@ -15,6 +15,8 @@ import numpy as np
 from torch import Tensor
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .result import SAMResult
 
 
@@ -39,8 +41,6 @@ def show_sam_on_image(
     Returns:
         [H, W, 3] float RGB in [0, 1].
     """
-    from matplotlib import colormaps
-
     img, heat = as_array(image).astype(np.float32), as_array(heatmap).astype(np.float32)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=-1)
@@ -51,8 +51,7 @@ def show_sam_on_image(
         )
     span = img.max() - img.min()
     img = (img - img.min()) / span if span > 0 else np.zeros_like(img)
-    colored = colormaps[colormap](np.clip(heat, 0, 1))[..., :3]
-    return (1 - alpha) * img + alpha * colored
+    return (1 - alpha) * img + alpha * colored(heat, colormap)
 
 
 def save_overlay_grid(
@@ -90,51 +89,118 @@ def save_overlay_grid(
     return save_image_grid(path, cells, [f"t={t}" for t in shown], row_titles, title)
 
 
+COLORBAR = "heat map (min-max per step)"
+
+
+def image_grid_figure(
+    cells: Sequence[Sequence[np.ndarray]],
+    column_titles: Sequence[str],
+    row_titles: Sequence[str] | None = None,
+    title: str = "",
+    colorbar: str | None = COLORBAR,
+    rasters: Sequence[tuple[str, np.ndarray, str]] = (),
+) -> Figure:
+    """A matplotlib figure of RGB images [H, W, 3] in [0, 1], `cells[row][column]`, titled per
+    column on top and per row on the left (the layout of every grid here: rows of samples or
+    layers, columns of time steps), with a jet colour bar from 0 to 1 labelled `colorbar`
+    (None: no bar). Below the grid, one full-width row per raster ``(label, [N, T, 3] RGB,
+    row axis name)``: a layer whose maps are [T, B, N] drawn as neuron (or position) x time."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.figure import Figure
+
+    rows, columns = len(cells), max(len(column_titles), 1)
+    fig = Figure(
+        figsize=(
+            max(1.2 * columns, 4.0) + (1.6 if colorbar else 0.8),
+            1.3 * rows + 1.8 * len(rasters) + 0.5,
+        ),
+        layout="constrained",
+    )
+    grid = fig.add_gridspec(
+        rows + len(rasters), columns, height_ratios=[1] * rows + [1.4] * len(rasters)
+    )
+    axes = []
+    for r, row in enumerate(cells):
+        for c, image in enumerate(row):
+            ax = fig.add_subplot(grid[r, c])
+            ax.imshow(image)
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(column_titles[c], fontsize=8)
+            if c == 0 and row_titles is not None:
+                ax.set_ylabel(str(row_titles[r]), fontsize=8)
+            axes.append(ax)
+    for k, (label, image, what) in enumerate(rasters):
+        ax = fig.add_subplot(grid[rows + k, :])
+        steps = image.shape[1]
+        ax.imshow(
+            image,
+            aspect="auto",
+            interpolation="nearest",
+            extent=(-0.5, steps - 0.5, image.shape[0] - 0.5, -0.5),
+        )
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("time step", fontsize=7)
+        ax.set_ylabel(what, fontsize=7)
+        ax.tick_params(labelsize=7)
+        axes.append(ax)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    if colorbar and axes:
+        bar = fig.colorbar(ScalarMappable(cmap="jet"), ax=axes, shrink=0.9, aspect=25)
+        bar.set_label(colorbar, fontsize=7)
+        bar.ax.tick_params(labelsize=7)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write `fig` as a PNG at `path` (folders made)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
 def save_image_grid(
     path: str | Path,
     cells: Sequence[Sequence[np.ndarray]],
     column_titles: Sequence[str],
     row_titles: Sequence[str] | None = None,
     title: str = "",
-    colorbar: str | None = "heat map (min-max per step)",
+    colorbar: str | None = COLORBAR,
 ) -> Path:
-    """PNG of RGB images [H, W, 3] in [0, 1], `cells[row][column]`, titled per column on top and
-    per row on the left (the layout of every grid here: rows of samples or layers, columns of
-    time steps), with a jet colour bar from 0 to 1 labelled `colorbar` (None: no bar)."""
-    import matplotlib
+    """`image_grid_figure` as a PNG at `path`."""
+    return save_figure(image_grid_figure(cells, column_titles, row_titles, title, colorbar), path)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.cm import ScalarMappable
 
-    rows, columns = len(cells), len(column_titles)
-    fig, axes = plt.subplots(
-        rows,
-        columns,
-        figsize=(1.2 * columns + (1.6 if colorbar else 0.8), 1.3 * rows + 0.5),
-        squeeze=False,
-        layout="constrained",
-    )
-    for r, row in enumerate(cells):
-        for c, image in enumerate(row):
-            ax = axes[r][c]
-            ax.imshow(image)
-            ax.set_xticks([]), ax.set_yticks([])
-            if r == 0:
-                ax.set_title(column_titles[c], fontsize=8)
-        if row_titles is not None:
-            axes[r][0].set_ylabel(str(row_titles[r]), fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    if colorbar:
-        bar = fig.colorbar(ScalarMappable(cmap="jet"), ax=axes, shrink=0.9, aspect=25)
-        bar.set_label(colorbar, fontsize=7)
-        bar.ax.tick_params(labelsize=7)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+def colored(heatmap: Tensor | np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """A heat map [..., H, W] in [0, 1] in colour, [..., H, W, 3] in [0, 1] (no background)."""
+    from matplotlib import colormaps
+
+    return colormaps[colormap](np.clip(as_array(heatmap), 0, 1))[..., :3]
+
+
+def is_raster(maps: Tensor | None) -> bool:
+    """Whether maps are drawn as a raster: maps [T, B, N] (a layer without a 2-D layout: each
+    neuron its own place; or a Conv1d layer's positions), as opposed to images [T, B, H, W]."""
+    return maps is not None and maps.dim() == 3
+
+
+def raster_rows(maps: Tensor | np.ndarray, order: str = "layer") -> np.ndarray:
+    """One sample's maps [T, N] as a display raster [N, T] in [0, 1]: a row per neuron (or
+    position), a column per step, each step min-max normalised as `SAMResult.heatmap` does (an
+    all-zero step stays zero). Rows in the layer's order (``order="layer"``) or by total
+    score, highest first (``order="score"``)."""
+    x = as_array(maps).astype(np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"a raster is drawn from maps [T, N], found shape {x.shape}")
+    if order not in ("layer", "score"):
+        raise ValueError(f"order must be 'layer' or 'score', found {order!r}")
+    low, span = x.min(1, keepdims=True), np.ptp(x, 1, keepdims=True)
+    out = np.where(span > 0, (x - low) / np.where(span > 0, span, 1), 0.0).T
+    if order == "score":
+        out = out[np.argsort(-x.sum(0), kind="stable")]
+    return out.astype(np.float32)
 
 
 def save_layer_grids(
@@ -150,7 +216,8 @@ def save_layer_grids(
     Args:
         images: [N, C, H, W] (or [N, H, W]) inputs the result was computed from, drawn with
             `frame_image`; maps are upsampled to H x W.
-        result: a result over those N samples. Layers without maps (Linear) are skipped.
+        result: a result over those N samples. Layers without image maps [T, B, H, W] (Linear,
+            Conv1d: see `raster_rows`) are skipped.
     """
     size = tuple(images.shape[-2:])
     backgrounds = np.stack([frame_image(image) for image in as_array(images)])
@@ -164,7 +231,7 @@ def save_layer_grids(
             step_stride,
         )
         for name in result
-        if result[name].maps is not None
+        if result[name].maps is not None and result[name].maps.dim() == 4
     ]
 
 

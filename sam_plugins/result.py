@@ -214,6 +214,47 @@ class SAMResult(Mapping[str, LayerSAM]):
         ``style="authors"`` draws them as the paper authors' code does)."""
         return normalize_maps(self.maps(layer), size, style)
 
+    # --- display (drawn by sam_plugins.report: one viewer for reports and notebooks) --------
+    def view(
+        self,
+        inputs: Any = None,
+        samples: list[int] | None = None,
+        titles: list[str] | None = None,
+        order: str = "layer",
+        **options: Any,
+    ) -> Any:
+        """The result as a `sam_plugins.report.SAMView`: shown inline by Jupyter, VS Code and
+        Colab (one self-contained HTML fragment: sample picker, step slider with play/pause, a
+        panel per layer, colour bar), and ``.save(path)`` as a page. `inputs`: the frames
+        [T, B, C, H, W] (or images [B, C, H, W]) the maps are drawn over and shown beside;
+        `order`: raster rows of [T, B, N] maps in layer order or by total ("score"). Options
+        (`max_bytes`, `draw`): see `sam_plugins.report.view_html`."""
+        from .report import SAMView, view_html
+
+        return SAMView(view_html(self, inputs, samples, titles, order, **options))
+
+    def _repr_html_(self) -> str | None:
+        """The notebook view (`view()` without inputs); None (the plain repr) without the
+        ``plot`` extra or layers."""
+        try:
+            return self.view()._repr_html_() if self._layers else None
+        except ImportError:
+            return None
+
+    def plot(
+        self,
+        sample: int = 0,
+        layers: list[str] | None = None,
+        steps: list[int] | None = None,
+        **options: Any,
+    ) -> Any:
+        """One sample as the report's grid, a ``matplotlib.figure.Figure`` (a row per layer, a
+        column per step, rasters for [T, B, N] maps, a colour bar). Options (`inputs`, `order`,
+        `title`, `max_columns`): see `sam_plugins.report.plot_result`."""
+        from .report import plot_result
+
+        return plot_result(self, sample, layers, steps, **options)
+
     def __repr__(self) -> str:
         shapes = {
             name: tuple((sam.maps if sam.maps is not None else sam.scores).shape)

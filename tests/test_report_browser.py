@@ -83,3 +83,25 @@ def test_slider_and_play_button_change_the_shown_maps(tmp_path, browser):
     time.sleep(1.0)  # longer than the 0.4 s between frames while playing
     assert label.text == stopped
     assert layer.get_attribute("src") not in shown
+
+
+def test_the_report_has_a_colour_bar_and_all_steps_side_by_side(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    frames = (torch.rand(5, 1, 2, 16, 16) < 0.4).float()
+    result = explain(ConvSNN(size=16), frames, ["lif1"])
+    browser.set_window_size(1400, 1000)
+    browser.get(write_report(tmp_path / "report.html", frames, result).as_uri())
+    bar = browser.find_element(By.CSS_SELECTOR, "figure.cbar img")
+    assert bar.is_displayed() and bar.size["height"] >= 150
+    panel = browser.find_element(By.CSS_SELECTOR, 'img[data-key="lif1"]')
+    assert panel.size["width"] >= 200  # large enough to read at 1400 px
+    why = browser.find_element(By.CSS_SELECTOR, ".why")
+    assert "no earlier spikes" in why.text  # step 0's empty maps say why
+    thumbs = browser.find_elements(By.CSS_SELECTOR, 'img[data-thumb="lif1"]')
+    assert len(thumbs) == 5 and all(t.is_displayed() for t in thumbs)
+    sources = [t.get_attribute("src") for t in thumbs]
+    assert len(set(sources)) == 5  # each step its own map
+    thumbs[4].click()
+    assert browser.find_element(By.CSS_SELECTOR, ".t").text == "t = 4 / 4"
+    assert panel.get_attribute("src") == sources[4] and not why.is_displayed()

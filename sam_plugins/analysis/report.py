@@ -1,39 +1,59 @@
-"""The analysis report: one HTML page with PNGs beside it (matplotlib), made from the file.
+"""The analysis report: one self-contained HTML page (its images inside as data URIs, as the
+explain report), made from the file; the PNGs beside it only on request (``pngs=True``,
+``--pngs``). `AnalysisResult._repr_html_` shows the same body in a notebook.
 
-Per layer: the mean SAM map per class and time bin (class x time grid, one colour bar), the
-temporal profile per class, the firing rate per class and bin, the ISI histogram; the confusion
-matrix; and the samples that stand out (misclassified, most and least SAM mass), with their
-time-summed maps when the file has them (``--save-maps``). Every name from the model or the
-dataset is escaped in the HTML; PNG names are made from layer positions, never from names.
+Per layer: the mean SAM map per class and time bin (class x time grid, one colour bar; for
+layers with maps [T, B, N], a neuron or position x time raster per class), the temporal profile
+per class, the firing rate per class and bin, the ISI histogram; the confusion matrix; and the
+samples that stand out (misclassified, most and least SAM mass), with their time-summed maps
+when the file has them (``--save-maps``). Every name from the model or the dataset is escaped
+in the HTML; PNG names are the layer names the page shows, made safe (`safe_name`).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 from pathlib import Path
 
 import numpy as np
 
+from ..render import safe_name
 from .result import AnalysisResult
 
 STANDOUT = 4  # samples per kind: misclassified, most SAM mass, least SAM mass
 
 
 def _figure(width: float, height: float):
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=(width, height), dpi=100)
+    return Figure(figsize=(width, height), dpi=100)
 
 
-def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
+class _Images:
+    """Where figures go: always a data URI for the page; with `folder`, also a PNG there."""
 
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path.name
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.written: list[Path] = []
+
+    def __call__(self, fig, name: str) -> str:
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")
+        data = buffer.getvalue()
+        if self.folder is not None:
+            path = self.folder / name
+            path.write_bytes(data)
+            self.written.append(path)
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _first_bin_empty(result: AnalysisResult, layer: str) -> bool:
+    """Whether every class's mean map is zero at time bin 0 (SAM's window t' < t: no earlier
+    spikes yet)."""
+    first = np.nan_to_num(result.mean_maps(layer)[:, 0])
+    return result.identity.get("window", "previous") != "inclusive" and not first.any()
 
 
 def _mosaic(maps: np.ndarray, gap: int = 1) -> np.ndarray:
@@ -46,8 +66,10 @@ def _mosaic(maps: np.ndarray, gap: int = 1) -> np.ndarray:
     return out
 
 
-def _class_grid(result: AnalysisResult, layer: str, path: Path) -> str:
-    maps = result.mean_maps(layer)  # [C, T, h, w]
+def _class_grid(result: AnalysisResult, layer: str, save: _Images, name: str) -> str:
+    maps = result.mean_maps(layer)  # [C, T, h, w], or [C, T, N] (a raster per class)
+    if maps.ndim == 3:
+        return _class_rasters(result, layer, maps, save, name)
     classes, steps, h, w = maps.shape
     fig = _figure(min(2 + 0.9 * steps, 18), min(1 + 0.9 * classes, 24))
     ax = fig.add_subplot()
@@ -55,47 +77,89 @@ def _class_grid(result: AnalysisResult, layer: str, path: Path) -> str:
     ax.set_xticks([t * (w + 1) + w / 2 for t in range(steps)], [str(t) for t in range(steps)])
     ax.set_yticks([c * (h + 1) + h / 2 for c in range(classes)], result.class_names)
     ax.set_xlabel("time bin")
+    ax.set_ylabel("class")
     ax.set_title(f"mean SAM map per class and time bin ({layer})", fontsize=9)
     fig.colorbar(image, ax=ax, shrink=0.8, label="raw SAM (mean over the class)")
-    return _save(fig, path)
+    return save(fig, name)
 
 
-def _per_class_lines(values: np.ndarray, names: list[str], ylabel: str, title: str, path: Path):
+def _class_rasters(
+    result: AnalysisResult, layer: str, maps: np.ndarray, save: _Images, name: str
+) -> str:
+    """Mean maps [C, T, N] of a layer without a 2-D layout: per class a neuron (or position)
+    x time raster, one colour scale."""
+    classes, steps, neurons = maps.shape
+    columns = min(classes, 4)
+    rows = -(-classes // columns)
+    fig = _figure(min(2 + 2.6 * columns, 18), min(0.8 + 2.2 * rows, 30))
+    axes = fig.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
+    top = np.nanmax(maps) if np.isfinite(maps).any() else 1.0
+    for c in range(rows * columns):
+        ax = axes[c // columns][c % columns]
+        if c >= classes:
+            ax.set_axis_off()
+            continue
+        image = ax.imshow(
+            maps[c].T, cmap="inferno", aspect="auto", interpolation="nearest", vmin=0,
+            vmax=top or 1.0,
+        )  # fmt: skip
+        ax.set_title(result.class_names[c], fontsize=8)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        if c % columns == 0:
+            ax.set_ylabel("neuron / position", fontsize=7)
+        if c // columns == rows - 1:
+            ax.set_xlabel("time bin", fontsize=7)
+    fig.suptitle(f"mean SAM per class: neuron x time ({layer})", fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="raw SAM (mean over the class)")
+    return save(fig, name)
+
+
+def _per_class_lines(
+    values: np.ndarray, names: list[str], ylabel: str, title: str, save: _Images, name: str
+) -> str:
     fig = _figure(6, 3.2)
     ax = fig.add_subplot()
-    for c, name in enumerate(names):
+    for c, label in enumerate(names):
         if np.isfinite(values[c]).any():
-            ax.plot(values[c], marker=".", label=name)
+            ax.plot(values[c], marker=".", label=label)
     ax.set_xlabel("time bin")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=6, ncol=2, loc="best")
-    return _save(fig, path)
+    ax.legend(fontsize=6, ncol=2, loc="best", title="class", title_fontsize=7)
+    return save(fig, name)
 
 
-def _rate_grid(result: AnalysisResult, layer: str, path: Path) -> str:
+def _rate_grid(result: AnalysisResult, layer: str, save: _Images, name: str) -> str:
     fig = _figure(6, 0.6 + 0.3 * result.num_classes)
     ax = fig.add_subplot()
     image = ax.imshow(result.firing_rate(layer), cmap="viridis", aspect="auto")
     ax.set_yticks(range(result.num_classes), result.class_names)
     ax.set_xlabel("time bin")
+    ax.set_ylabel("class")
     ax.set_title(f"firing rate per class and time bin ({layer})", fontsize=9)
     fig.colorbar(image, ax=ax, label="fraction of neurons firing")
-    return _save(fig, path)
+    return save(fig, name)
 
 
-def _isi(result: AnalysisResult, layer: str, path: Path) -> str:
+def _isi(result: AnalysisResult, layer: str, save: _Images, name: str) -> str:
+    """Bars for the intervals that can occur: 1 .. T-1 time bins (T: the longest recording),
+    the last bar holding the longer ones only where the file's histogram lumps them."""
     hist = result.isi_histogram(layer)
-    fig = _figure(6, 2.6)
+    longest = max(int(result.count.shape[1]) - 1, 1)
+    last = min(len(hist) - 1, longest)
+    fig = _figure(min(2 + 0.35 * last, 10), 2.6)
     ax = fig.add_subplot()
-    ax.bar(np.arange(1, len(hist)), hist[1:], width=0.9)
-    ax.set_xlabel(f"inter-spike interval (time bins; the last bar: {len(hist) - 1} or more)")
+    ax.bar(np.arange(1, last + 1), hist[1 : last + 1], width=0.9)
+    ax.set_xlim(0.4, last + 0.6)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    lumped = f"; the last bar: {last} or more" if last < longest else ""
+    ax.set_xlabel(f"inter-spike interval (time bins, at most {longest}{lumped})")
     ax.set_ylabel("intervals")
     ax.set_title(f"ISI histogram ({layer})", fontsize=9)
-    return _save(fig, path)
+    return save(fig, name)
 
 
-def _confusion(result: AnalysisResult, path: Path) -> str:
+def _confusion(result: AnalysisResult, save: _Images) -> str:
     matrix = result.confusion_matrix()
     c = result.num_classes
     fig = _figure(1.5 + 0.45 * c, 1.2 + 0.45 * c)
@@ -109,8 +173,8 @@ def _confusion(result: AnalysisResult, path: Path) -> str:
     ax.set_xlabel("predicted")
     ax.set_ylabel("label")
     ax.set_title(f"confusion matrix (accuracy {result.accuracy:.1%})", fontsize=9)
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    return _save(fig, path)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="samples")
+    return save(fig, "confusion.png")
 
 
 def standout_samples(result: AnalysisResult, layer: str) -> dict[str, list[int]]:
@@ -126,82 +190,125 @@ def standout_samples(result: AnalysisResult, layer: str) -> dict[str, list[int]]
     }
 
 
-def _sample_maps(result: AnalysisResult, layer: str, samples: list[int], path: Path) -> str:
+def _sample_maps(
+    result: AnalysisResult, layer: str, samples: list[int], save: _Images, name: str
+) -> str:
+    """The samples' time-summed maps, on one colour scale: images [n, h, w], or rows of a
+    raster [n, N] for a layer without a 2-D layout."""
     maps = result.sample_maps(layer, samples)
-    fig = _figure(1.8 * len(samples), 2.2)
-    for k, (s, image) in enumerate(zip(samples, maps, strict=True)):
-        ax = fig.add_subplot(1, len(samples), k + 1)
-        ax.imshow(image, cmap="inferno")
-        ax.set_axis_off()
-        ax.set_title(f"#{result.indices[s]}", fontsize=8)
-    return _save(fig, path)
+    top = float(maps.max()) or 1.0
+    if maps.ndim == 2:
+        fig = _figure(7, 0.8 + 0.35 * len(samples))
+        ax = fig.add_subplot()
+        image = ax.imshow(maps, cmap="inferno", aspect="auto", interpolation="nearest", vmin=0)
+        ax.set_yticks(range(len(samples)), [f"#{result.indices[s]}" for s in samples])
+        ax.set_xlabel("neuron / position")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        axes = [ax]
+    else:
+        fig = _figure(1.8 * len(samples) + 1.2, 2.2)
+        axes = fig.subplots(1, len(samples), squeeze=False)[0]
+        for ax, s, one in zip(axes, samples, maps, strict=True):
+            image = ax.imshow(one, cmap="inferno", vmin=0, vmax=top)
+            ax.set_axis_off()
+            ax.set_title(f"#{result.indices[s]}", fontsize=8)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="raw SAM, time-summed")
+    return save(fig, name)
 
 
-STYLE = """body{font-family:sans-serif;max-width:1100px;margin:1em auto;color:#222}
-img{max-width:100%;border:1px solid #ddd;margin:4px 0}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}section{margin-bottom:2em}
-.note{color:#666;font-size:13px}"""
+STYLE = """.sam-analysis{font-family:sans-serif;max-width:1100px;margin:1em auto;color:#222}
+.sam-analysis img{max-width:100%;border:1px solid #ddd;margin:4px 0}
+.sam-analysis table{border-collapse:collapse}
+.sam-analysis td,.sam-analysis th{border:1px solid #ccc;padding:2px 8px;font-size:13px}
+.sam-analysis section{margin-bottom:2em}.sam-analysis .note{color:#666;font-size:13px}"""
 
 
 def write_analysis_report(
-    result: AnalysisResult | str | Path, folder: str | Path, title: str | None = None
+    result: AnalysisResult | str | Path,
+    folder: str | Path,
+    title: str | None = None,
+    pngs: bool = False,
 ) -> Path:
-    """Write ``report.html`` and its PNGs into `folder` from an analysis file; return the page.
-
-    The page refers to the PNGs by relative names only: the folder is self-contained."""
-    import matplotlib
-
+    """Write ``report.html`` into `folder` from an analysis file; return the page. The page is
+    one self-contained file (its images inside as data URIs, nothing fetched). With `pngs`,
+    every figure is also written beside it as a PNG named after the layer the page shows
+    (``layer-<name>-maps.png``, ``confusion.png``, ...)."""
     if not isinstance(result, AnalysisResult):
         result = AnalysisResult(result)
-    with matplotlib.rc_context({"text.parse_math": False}):  # names are text, never TeX
-        return _write(result, Path(folder), title)
-
-
-def _write(result: AnalysisResult, folder: Path, title: str | None) -> Path:
-    """`write_analysis_report` with the results read."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    e = html.escape
-    names = result.class_names
     title = title or f"SAM analysis of {result.path.name}"
-    settings = ", ".join(f"{k} = {v}" for k, v in result.identity.items() if k != "class_names")
-    body = [
-        f"<h1>{e(title)}</h1>",
-        f"<p>{result.done} samples, {result.num_classes} classes, accuracy "
-        f"{result.accuracy:.1%}, gamma {result.gamma:g}.</p>",
-        f"<p class='note'>settings: {e(settings)}</p>",
-        "<section id='confusion'><h2>Confusion matrix</h2>"
-        f"<img src='{_confusion(result, folder / 'confusion.png')}' alt='confusion matrix'>"
-        "</section>",
-    ]
-    for i, layer in enumerate(result.layers):
-        label = e(f"layer {layer} ({result.kind(layer)})")
-        parts = [f"<section class='layer' id='layer-{i}'><h2>{label}</h2>"]
-        parts.append(f"<p>mean firing rate {result.mean_rate(layer):.4f}</p>")
-        if result.has_maps(layer):
-            png = _class_grid(result, layer, folder / f"layer{i}-maps.png")
-            parts.append(f"<h3>Mean SAM map per class and time bin</h3><img src='{png}' alt=''>")
-        png = _per_class_lines(
-            result.profile(layer), names, "SAM mass", f"temporal profile ({layer})",
-            folder / f"layer{i}-profile.png",
-        )  # fmt: skip
-        parts.append(f"<h3>Temporal profile per class</h3><img src='{png}' alt=''>")
-        png = _rate_grid(result, layer, folder / f"layer{i}-rate.png")
-        parts.append(f"<h3>Firing rate per class and time bin</h3><img src='{png}' alt=''>")
-        png = _isi(result, layer, folder / f"layer{i}-isi.png")
-        parts.append(f"<h3>Inter-spike intervals</h3><img src='{png}' alt=''>")
-        parts.append(_standouts(result, layer, i, folder))
-        parts.append("</section>")
-        body.append("".join(parts))
+    body = analysis_html(result, title, _Images(folder if pngs else None))
     page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"</head><body>{body}</body></html>"
     )
     path = folder / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def _standouts(result: AnalysisResult, layer: str, i: int, folder: Path) -> str:
+def analysis_html(
+    result: AnalysisResult, title: str | None = None, save: _Images | None = None
+) -> str:
+    """The report's body, one fragment ``<div class="sam-analysis">`` (the page's, and the
+    notebook's `AnalysisResult._repr_html_`)."""
+    import matplotlib
+
+    save = save or _Images(None)
+    title = title or f"SAM analysis of {result.path.name}"
+    with matplotlib.rc_context({"text.parse_math": False}):  # names are text, never TeX
+        return _body(result, title, save)
+
+
+def _png_names(layers: list[str]) -> list[str]:
+    """File-name parts per layer: its name made safe, numbered where two come out alike."""
+    names = [safe_name(layer) for layer in layers]
+    return [n if names.count(n) == 1 else f"{n}-{i}" for i, n in enumerate(names)]
+
+
+def _body(result: AnalysisResult, title: str, save: _Images) -> str:
+    """`analysis_html` with the results read."""
+    e = html.escape
+    names = result.class_names
+    settings = ", ".join(f"{k} = {v}" for k, v in result.identity.items() if k != "class_names")
+    body = [
+        f"<style>{STYLE}</style><h1>{e(title)}</h1>",
+        f"<p>{result.done} samples, {result.num_classes} classes, accuracy "
+        f"{result.accuracy:.1%}, gamma {result.gamma:g}.</p>",
+        f"<p class='note'>settings: {e(settings)}</p>",
+        "<section id='confusion'><h2>Confusion matrix</h2>"
+        f"<img src='{_confusion(result, save)}' alt='confusion matrix'></section>",
+    ]
+    for i, (layer, stem) in enumerate(zip(result.layers, _png_names(result.layers), strict=True)):
+        label = e(f"layer {layer} ({result.kind(layer)})")
+        stem = f"layer-{stem}"
+        parts = [f"<section class='layer' id='layer-{i}'><h2>{label}</h2>"]
+        parts.append(f"<p>mean firing rate {result.mean_rate(layer):.4f}</p>")
+        if result.has_maps(layer):
+            uri = _class_grid(result, layer, save, f"{stem}-maps.png")
+            parts.append(f"<h3>Mean SAM map per class and time bin</h3><img src='{uri}' alt=''>")
+            if _first_bin_empty(result, layer):
+                parts.append(
+                    "<p class='note'>time bin 0 is empty: SAM counts a neuron's earlier spikes "
+                    "(window t' &lt; t), and there are none yet.</p>"
+                )
+        uri = _per_class_lines(
+            result.profile(layer), names, "SAM mass", f"temporal profile ({layer})",
+            save, f"{stem}-profile.png",
+        )  # fmt: skip
+        parts.append(f"<h3>Temporal profile per class</h3><img src='{uri}' alt=''>")
+        uri = _rate_grid(result, layer, save, f"{stem}-rate.png")
+        parts.append(f"<h3>Firing rate per class and time bin</h3><img src='{uri}' alt=''>")
+        uri = _isi(result, layer, save, f"{stem}-isi.png")
+        parts.append(f"<h3>Inter-spike intervals</h3><img src='{uri}' alt=''>")
+        parts.append(_standouts(result, layer, stem, save))
+        parts.append("</section>")
+        body.append("".join(parts))
+    return f"<div class='sam-analysis'>{''.join(body)}</div>"
+
+
+def _standouts(result: AnalysisResult, layer: str, stem: str, save: _Images) -> str:
     e = html.escape
     names, mass = result.class_names, result.sample_mass(layer)
     parts = ["<h3>Samples that stand out</h3>"]
@@ -219,8 +326,8 @@ def _standouts(result: AnalysisResult, layer: str, i: int, folder: Path) -> str:
             f"</th><th>label</th><th>prediction</th><th>SAM mass</th></tr>{rows}</table>"
         )
         if result.has_maps(layer) and result.has_sample_maps(layer):
-            png = _sample_maps(result, layer, samples, folder / f"layer{i}-standout{k}.png")
-            parts.append(f"<img src='{png}' alt='time-summed SAM maps'>")
+            uri = _sample_maps(result, layer, samples, save, f"{stem}-standout{k}.png")
+            parts.append(f"<img src='{uri}' alt='time-summed SAM maps'>")
         elif result.has_maps(layer):
             parts.append(
                 "<p class='note'>their maps: analyse with --save-maps (save_maps=True)</p>"

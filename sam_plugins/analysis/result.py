@@ -144,6 +144,13 @@ class AnalysisResult:
     def has_sample_maps(self, layer: str) -> bool:
         return self._has_maps[self._key(layer)]
 
+    def _repr_html_(self) -> str:
+        """The report's body in a notebook (`sam_plugins.analysis.report.analysis_html`):
+        accuracy, confusion matrix, per layer the per-class maps, profile, rates, ISIs."""
+        from .report import analysis_html
+
+        return analysis_html(self)
+
     def confusion_matrix(self) -> np.ndarray:
         """Samples per (label, prediction) [C, C] (int64)."""
         c = self.num_classes

@@ -163,7 +163,7 @@ def _analyze(args: argparse.Namespace) -> None:
         )
     written = f"{analysis.path} ({analysis.done} samples)"
     if args.report is not None:
-        page = write_analysis_report(analysis, args.report)
+        page = write_analysis_report(analysis, args.report, pngs=args.pngs)
         print(f"report: {page}")
         written += f" and the report {page}"
     print(f"wrote {written}; the dataset's files are in {args.data}/")
@@ -228,6 +228,9 @@ def add(subparsers) -> None:
         action="store_const",
         const=None,
         help="write the HDF5 file only (sam-plugins report makes the report later)",
+    )
+    parser.add_argument(
+        "--pngs", action="store_true", help="also write the report's figures as PNGs beside it"
     )
     parser.add_argument(
         "--save-maps", action="store_true", help="also store each sample's time-summed maps"

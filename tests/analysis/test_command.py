@@ -33,10 +33,10 @@ def test_analyze_writes_the_file_and_the_report(data, tmp_path, capsys):
     result = AnalysisResult(out)
     assert result.done == 8 and result.identity["time_bins"] == 10
     assert result.identity["dataset"] == "sam_plugins_demo:EmulatedDigits"
-    assert (report / "report.html").is_file() and (report / "layer0-maps.png").is_file()
-    # the report again, from the file alone
-    assert main(["report", str(out), "--out", str(tmp_path / "again")]) == 0
-    assert (tmp_path / "again" / "layer0-maps.png").is_file()
+    assert [p.name for p in report.iterdir()] == ["report.html"]  # one file, images inside
+    # the report again, from the file alone, with its PNGs
+    assert main(["report", str(out), "--out", str(tmp_path / "again"), "--pngs"]) == 0
+    assert (tmp_path / "again" / "layer-1-maps.png").is_file()
 
 
 def one_line_error(argv, capsys):

@@ -68,4 +68,4 @@ def test_analyze_command_on_emulated_dvsgesture(root, tmp_path, capsys):
     assert result.num_classes == CLASSES and result.class_names[-1] == "Other gestures"
     assert result.sample_maps("2").shape == (11, 32, 32)
     page = (report / "report.html").read_text()
-    assert "Right arm cw" in page and "layer0-standout1.png" in page
+    assert "Right arm cw" in page and "alt='time-summed SAM maps'" in page

@@ -1,12 +1,19 @@
-"""The analysis report: its PNGs, escaping of names, and the page in headless Chromium."""
+"""The analysis report: one file, its PNGs on request, escaping of names, rasters of layers
+without a 2-D layout, and the page in headless Chromium."""
 
+import base64
+import io
 import os
 import re
 import shutil
 
 import pytest
+import torch
 from analysis_data import Frames, analyse
+from PIL import Image
+from plain_snn import PlainLIF
 
+from sam_plugins.analysis import analyze_dataset
 from sam_plugins.analysis.report import standout_samples, write_analysis_report
 
 EVIL = ['<img src=x onerror="document.title=1">', r"$\frac{1$", "../two", "three & <b>3</b>"]
@@ -19,20 +26,52 @@ def report(tmp_path_factory):
     return result, write_analysis_report(result, folder / "out", title="<script>x()</script>")
 
 
-def test_the_page_has_every_part_and_escapes_names(report):
+def png(uri: str) -> Image.Image:
+    assert uri.startswith("data:image/png;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+def test_the_page_is_one_file_and_escapes_names(report):
     result, page = report
     text = page.read_text()
     assert "<script>" not in text and "&lt;script&gt;x()&lt;/script&gt;" in text
     assert "onerror=" not in text.replace("onerror=&quot;", "")
     assert "three &amp; &lt;b&gt;3&lt;/b&gt;" in text
     images = re.findall(r"src='([^']+)'", text)
-    assert all(re.fullmatch(r"[a-z0-9-]+\.png", name) for name in images)
-    assert sorted(p.name for p in page.parent.glob("*.png")) == sorted(set(images))
-    for i in (0, 1):  # the spatial layers: class x time grid, and the standouts' own maps
-        assert f"layer{i}-maps.png" in images and f"layer{i}-standout1.png" in images
-    assert "layer2-maps.png" not in images  # lif3 is a Linear layer: no maps
-    assert all(f"layer{i}-{kind}.png" in images for i in range(3) for kind in ("isi", "rate"))
-    assert "confusion.png" in images
+    assert all(png(uri).format == "PNG" for uri in images)  # every image inside the page
+    assert [p.name for p in page.parent.iterdir()] == ["report.html"]  # no PNGs unasked
+    # per layer: maps (lif1, lif2; lif3 is a Linear layer without them), profile, rate, ISI,
+    # and the standouts' own maps of the spatial layers; the confusion matrix
+    assert len(images) == 2 + 3 * 3 + 2 * 3 + 1
+    assert "time bin 0 is empty: SAM counts a neuron's earlier spikes" in text
+
+
+def test_pngs_on_request_are_named_as_the_page_names_the_layers(tmp_path):
+    result = analyse(Frames(n=6), tmp_path / "a.h5", layers=["lif1", "lif3"])
+    page = write_analysis_report(result, tmp_path / "out", pngs=True)
+    names = sorted(p.name for p in page.parent.glob("*.png"))
+    assert names == sorted(
+        ["confusion.png", "layer-lif1-maps.png"]
+        + [f"layer-{n}-{k}.png" for n in ("lif1", "lif3") for k in ("profile", "rate", "isi")]
+    )
+    uris = re.findall(r"src='([^']+)'", page.read_text())
+    assert (
+        base64.b64decode(uris[0].split(",", 1)[1]) == (page.parent / "confusion.png").read_bytes()
+    )
+
+
+def test_isi_bars_span_the_intervals_that_can_occur(report, monkeypatch):
+    from matplotlib.axes import Axes
+
+    result, _ = report
+    steps = result.count.shape[1]  # the longest recording: 9 bins
+    bars = []
+    real = Axes.bar
+    monkeypatch.setattr(
+        Axes, "bar", lambda ax, x, h, **kw: bars.append(list(x)) or real(ax, x, h, **kw)
+    )
+    write_analysis_report(result, report[1].parent / "again")
+    assert bars and all(x == list(range(1, steps)) for x in bars)  # 1 .. T-1, not 64 bins
 
 
 def test_standouts_are_the_extremes(report):
@@ -77,7 +116,7 @@ def test_the_page_in_headless_chromium(report):
         assert browser.title == "<script>x()</script>"  # shown as text, not run
         images = browser.find_elements(By.TAG_NAME, "img")
         assert len(images) > 10
-        for image in images:  # every PNG found and decoded
+        for image in images:  # every image inside the page, decoded
             assert browser.execute_script("return arguments[0].naturalWidth", image) > 100
         layers = browser.find_elements(By.CSS_SELECTOR, "section.layer h2")
         assert [h.text for h in layers] == [f"layer lif{i} (PlainLIF)" for i in (1, 2, 3)]
@@ -86,3 +125,50 @@ def test_the_page_in_headless_chromium(report):
         assert not browser.find_elements(By.CSS_SELECTOR, "td b, td img")  # nothing injected
     finally:
         browser.quit()
+
+
+class Signals(torch.utils.data.Dataset):
+    """`n` random spike recordings [8, 2, 20] of 1-D signals (channels x positions)."""
+
+    def __init__(self, n=8):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        g = torch.Generator().manual_seed(i)
+        return (torch.rand(8, 2, 20, generator=g) < 0.4).float(), i % 2
+
+
+def test_a_conv1d_layer_gets_a_raster_per_class(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv1d(2, 4, 3, padding=1), PlainLIF(0.8, 0.5), torch.nn.Flatten(),
+        torch.nn.Linear(80, 2), PlainLIF(0.8, 0.5),
+    )  # fmt: skip
+
+    def run(model, frames):
+        for m in model.modules():
+            if isinstance(m, PlainLIF):
+                m.reset()
+        return torch.stack([model(x) for x in frames])
+
+    result = analyze_dataset(
+        net, Signals(), tmp_path / "s.h5", num_classes=2, layers=["1"], run=run,
+        progress=False, save_maps=True, class_names=["left", "right"],
+    )  # fmt: skip
+    assert result.mean_maps("1").shape == (2, 8, 20)  # [C, T, L]
+    page = write_analysis_report(result, tmp_path / "out", pngs=True)
+    text = page.read_text()
+    assert "Mean SAM map per class and time bin" in text
+    with (
+        Image.open(page.parent / "layer-1-maps.png") as grid,
+        Image.open(page.parent / "layer-1-standout1.png") as samples,
+    ):
+        assert grid.size[0] > 300 and samples.size[0] > 300
+    html = result._repr_html_()  # the notebook summary: the same body
+    assert html.startswith("<div class='sam-analysis'>") and "accuracy" in html
+    assert html.count("data:image/png") == text.count("data:image/png")
