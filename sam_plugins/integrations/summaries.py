@@ -32,16 +32,14 @@ def strip(frames: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def check_samples(result: SAMResult, samples: int | Sequence[int]) -> list[int]:
-    """`samples` as a list of sample indices of `result`'s batch, else a ValueError."""
+def check_samples(batch: int, samples: int | Sequence[int]) -> list[int]:
+    """`samples` as a list of indices into a batch of `batch` samples, else a ValueError."""
     chosen = [samples] if isinstance(samples, Integral) else list(samples)
-    batch = result.batch_size
     bad = [s for s in chosen if not isinstance(s, Integral) or isinstance(s, bool)]
     bad += [s for s in chosen if s not in bad and not 0 <= s < batch]
     if not chosen or bad:
         raise ValueError(
-            f"samples must be indices into the result's batch of {batch} (0..{batch - 1}), "
-            f"found {samples!r}"
+            f"samples must be indices into the batch of {batch} (0..{batch - 1}), found {samples!r}"
         )
     return [int(s) for s in chosen]
 
@@ -66,7 +64,7 @@ def sam_images(
       neuron, a column per step), min-max normalised over the image; `size` does not apply.
     - Layers without maps (per-neuron scores only): no image; their mass is in `sam_scalars`.
     """
-    chosen = check_samples(result, samples)
+    chosen = check_samples(result.batch_size, samples)
     images: dict[str, np.ndarray] = {}
     for name, layer in result.items():
         maps = layer.maps
@@ -95,7 +93,7 @@ def sam_scalars(
     """The SAM mass (sum over steps and neurons of N * S, i.e. ``layer.profile.sum(0)``) per
     layer: ``{prefix}/{layer}/mass``, the batch mean, and ``{prefix}/{layer}/mass/sample_{b}``
     for the chosen `samples`. Every layer has one, maps or not."""
-    chosen = check_samples(result, samples)
+    chosen = check_samples(result.batch_size, samples)
     scalars: dict[str, float] = {}
     for name, layer in result.items():
         mass = layer.profile.detach().double().sum(0).cpu()  # [B]

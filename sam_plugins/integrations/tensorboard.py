@@ -74,8 +74,13 @@ def log_sam(
         raise TypeError(f"step must be an int (the global step), found {step!r}")
     images = sam_images(result, samples, size, per_step, colormap, prefix)
     scalars = sam_scalars(result, samples, prefix)
-    for tag, image in images.items():
-        writer.add_image(tag, image, int(step), dataformats="HWC")
-    for tag, value in scalars.items():
-        writer.add_scalar(tag, value, int(step))
+    write(writer, images, scalars, int(step))
     return {"images": images, "scalars": scalars}
+
+
+def write(writer: Any, images: dict[str, Any], scalars: dict[str, float], step: int) -> None:
+    """Images [H, W, 3] and scalars, by tag, to a SummaryWriter at global step `step`."""
+    for tag, image in images.items():
+        writer.add_image(tag, image, step, dataformats="HWC")
+    for tag, value in scalars.items():
+        writer.add_scalar(tag, value, step)

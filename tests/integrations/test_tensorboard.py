@@ -145,7 +145,7 @@ def test_conv1d_layer_logs_a_neuron_by_time_image(tmp_path):
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda r, w: log_sam(w, r, 0, samples=3), "samples must be indices into the result's"),
+        (lambda r, w: log_sam(w, r, 0, samples=3), "samples must be indices into the batch of 3"),
         (lambda r, w: log_sam(w, r, 0, samples=[]), "samples must be indices"),
         (lambda r, w: log_sam(object(), r, 0), "writer must be a torch.utils.tensorboard"),
         (lambda r, w: log_sam(w, {"1": None}, 0), "result must be a SAMResult"),
