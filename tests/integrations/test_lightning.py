@@ -113,9 +113,22 @@ def probe() -> torch.Tensor:
     return (torch.rand(T, 2, 1, 6, 6, generator=g) < 0.4).float()  # [T, B, C, H, W]
 
 
-def fit(callbacks, logger) -> SpikingModule:
+class StepModule(SpikingModule):
+    """forward takes one step, as the adapters' default runner calls it; training loops."""
+
+    def forward(self, x_t: torch.Tensor) -> torch.Tensor:
+        return self.net(x_t)[0]
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        utils.reset(self.net)
+        out = torch.stack([self(x_t) for x_t in x.transpose(0, 1)])
+        return nn.functional.cross_entropy(out.sum(0), y)
+
+
+def fit(callbacks, logger, module_class=SpikingModule, **trainer_options) -> SpikingModule:
     pl.seed_everything(0, verbose=False)
-    module = SpikingModule()
+    module = module_class()
     with torch.no_grad():
         module.net[0].weight.mul_(3)
     trainer = pl.Trainer(
@@ -128,6 +141,7 @@ def fit(callbacks, logger) -> SpikingModule:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        **trainer_options,
     )
     trainer.fit(module, data())
     return module
@@ -168,6 +182,18 @@ def test_training_is_bit_identical_and_sam_reaches_tensorboard(tmp_path):
     (_, last) = events.Scalars("sam/net.1/mass")
     assert last.step == 6
     assert last.value == pytest.approx(float(again["net.1"].profile.double().sum(0).mean()))
+
+
+def test_defaults_as_a_user_types_them(tmp_path):
+    """SAMCallback(probe) on a module whose forward takes one step, with Lightning's default
+    logger (TensorBoard's, under default_root_dir)."""
+    callback = SAMCallback(probe())
+    fit([callback], True, StepModule, default_root_dir=tmp_path)
+    assert callback.result["net.1"].maps.shape == (T, 2, 6, 6)
+    (log_dir,) = (tmp_path / "lightning_logs").iterdir()
+    events = EventAccumulator(str(log_dir), size_guidance={"images": 0})
+    events.Reload()
+    assert [e.step for e in events.Images("sam/net.1/sum/sample_0")] == [3, 6]
 
 
 def test_log_image_loggers_and_one_warning_for_others(tmp_path):
