@@ -140,11 +140,6 @@ def explain_frames(
             f"the model failed on frames of shape {tuple(frames.shape)} ([T, B, C, H, W]): "
             f"{first_line(exc)}"
         ) from None
-    if not any(result[name].maps is not None for name in result):
-        raise CLIError(
-            f"none of the layers {list(result)} has a spatial layout, so there are no maps to "
-            "draw; name convolutional neuron layers with --layers"
-        )
     return result
 
 

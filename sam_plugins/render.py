@@ -150,7 +150,8 @@ def save_layer_grids(
     Args:
         images: [N, C, H, W] (or [N, H, W]) inputs the result was computed from, drawn with
             `frame_image`; maps are upsampled to H x W.
-        result: a result over those N samples. Layers without maps (Linear) are skipped.
+        result: a result over those N samples. Layers without 2-D maps (Linear: [T, B, N]
+            maps) are skipped.
     """
     size = tuple(images.shape[-2:])
     backgrounds = np.stack([frame_image(image) for image in as_array(images)])
@@ -164,7 +165,7 @@ def save_layer_grids(
             step_stride,
         )
         for name in result
-        if result[name].maps is not None
+        if result[name].maps is not None and result[name].maps.dim() == 4  # 2-D maps only
     ]
 
 

@@ -83,7 +83,7 @@ def _overlays(x: np.ndarray, result: SAMResult, draw: Draw) -> list[dict[str, li
     heat = {
         name: as_array(result.heatmap(name, size=size))
         for name in result
-        if result[name].maps is not None
+        if result[name].maps is not None and result[name].maps.dim() == 4  # 2-D maps drawn here
     }
     shown = []
     for n in range(samples):
@@ -144,7 +144,11 @@ def _write_page(
         )
     layers = ", ".join(
         html.escape(result[name].label.removeprefix("layer "))
-        + ("" if result[name].maps is not None else " (no map: no spatial layout; see the profile)")
+        + (
+            ""
+            if result[name].maps is not None and result[name].maps.dim() == 4
+            else " (no map: no spatial layout; see the profile)"
+        )
         for name in result
     )
     page = _PAGE.format(

@@ -177,7 +177,7 @@ def _write(result: AnalysisResult, folder: Path, title: str | None) -> Path:
         label = e(f"layer {layer} ({result.kind(layer)})")
         parts = [f"<section class='layer' id='layer-{i}'><h2>{label}</h2>"]
         parts.append(f"<p>mean firing rate {result.mean_rate(layer):.4f}</p>")
-        if result.has_maps(layer):
+        if _image_maps(result, layer):
             png = _class_grid(result, layer, folder / f"layer{i}-maps.png")
             parts.append(f"<h3>Mean SAM map per class and time bin</h3><img src='{png}' alt=''>")
         png = _per_class_lines(
@@ -218,14 +218,20 @@ def _standouts(result: AnalysisResult, layer: str, i: int, folder: Path) -> str:
             f"<h4>{e(kind)}</h4><table class='standout' data-kind='{e(kind)}'><tr><th>sample"
             f"</th><th>label</th><th>prediction</th><th>SAM mass</th></tr>{rows}</table>"
         )
-        if result.has_maps(layer) and result.has_sample_maps(layer):
+        if _image_maps(result, layer) and result.has_sample_maps(layer):
             png = _sample_maps(result, layer, samples, folder / f"layer{i}-standout{k}.png")
             parts.append(f"<img src='{png}' alt='time-summed SAM maps'>")
-        elif result.has_maps(layer):
+        elif _image_maps(result, layer):
             parts.append(
                 "<p class='note'>their maps: analyse with --save-maps (save_maps=True)</p>"
             )
     return "".join(parts)
+
+
+def _image_maps(result: AnalysisResult, layer: str) -> bool:
+    """Whether the layer's maps are 2-D ([C, T, h, w] class means), drawn as images here; the
+    [C, T, N] maps of 1-D layers and layers without a layout are not."""
+    return result.has_maps(layer) and result.mean_maps(layer).ndim == 4
 
 
 def _class_name(names: list[str], c: int) -> str:

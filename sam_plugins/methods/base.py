@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..engine import has_spatial_layout
+from ..engine import as_places
 from ..layers import LayerSpec, resolve_layers
 from ..plugins import (
     GenericAdapter,
@@ -173,7 +173,8 @@ class SpikeMapMethod(MapMethod):
     """A method whose maps are made from each layer's recorded spikes by `layer_maps`."""
 
     def layer_maps(self, spikes: Tensor) -> Tensor:
-        """Maps [T, B, *spatial] of one layer from its spikes [T, B, C, *spatial]."""
+        """Maps [T, B, *spatial] of one layer from its spikes [T, B, C, *spatial] (a layer
+        without a layout comes as [T, B, 1, N]: each neuron its own place)."""
         raise NotImplementedError
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
@@ -185,17 +186,17 @@ class SpikeMapMethod(MapMethod):
                 raise RuntimeError(f"layer {t.name!r} was never called while the model ran")
             spikes = torch.cat(seen[t.name])
             t.check_values(spikes)  # the recorder checked only until a call had spikes
-            if has_spatial_layout(spikes):
-                layers[t.name] = map_layer(t, self.layer_maps(spikes))
+            layers[t.name] = map_layer(t, self.layer_maps(as_places(spikes)))
         return maps_result(layers, self.method, outputs)
 
 
 def map_layer(target: Target, maps: Tensor) -> LayerSAM:
-    """A spatial layer's result from its maps [T, B, *spatial]."""
+    """A layer's result from its maps [T, B, *spatial] ([T, B, N] for a layer without a
+    layout, whose scores are then their time sum)."""
     return LayerSAM(
         name=target.name,
         maps=maps,
-        scores=None,
+        scores=maps.sum(0) if len(target.step_shape or ()) == 2 else None,
         profile=maps.flatten(2).sum(dim=2),
         kind=type(target.module).__name__,
     )

@@ -31,3 +31,14 @@ def literal_spike_activation_map(spikes: Tensor, gamma: float, window: str = "pr
     """M[t, b, ...] = sum_k N[t, b, k, ...] * S[t, b, k, ...], for spikes [T, B, C, ...]."""
     n = literal_neuronal_contribution(spikes, gamma, window)
     return (n * spikes.to(n.dtype)).sum(dim=2)
+
+
+def literal_layer_maps(spikes: Tensor, gamma: float, window: str = "previous") -> Tensor:
+    """The map of any layer, literally: spikes [T, B, C, *spatial] give sum_k N * S,
+    [T, B, *spatial]; spikes [T, B, N] of a layer without a layout give each neuron's own
+    N * S, [T, B, N], term by term ``M[t, b, n] = S[t, b, n] * sum_{t'} exp(-gamma |t - t'|)
+    [S[t', b, n] != 0]``."""
+    if spikes.dim() >= 4:
+        return literal_spike_activation_map(spikes, gamma, window)
+    n = literal_neuronal_contribution(spikes, gamma, window)
+    return n * spikes.to(n.dtype)
