@@ -229,15 +229,16 @@ def save_explanation(
     paths = [_write_page(folder / "report.html", shown, result, titles)]
     for n, images in enumerate(shown):
         layers = [name for name in images if name != "input"]
-        paths.append(
-            save_image_grid(
-                folder / f"sample_{n}.png",
-                [images[name] for name in layers],
-                [f"t={t}" for t in range(result.steps)],
-                [result[name].label for name in layers],
-                titles[n] if titles else f"sample {n}",
+        if layers:  # a model of Linear layers only has no 2-D map to draw here
+            paths.append(
+                save_image_grid(
+                    folder / f"sample_{n}.png",
+                    [images[name] for name in layers],
+                    [f"t={t}" for t in range(result.steps)],
+                    [result[name].label for name in layers],
+                    titles[n] if titles else f"sample {n}",
+                )
             )
-        )
         for name in layers:
             path = folder / f"sample_{n}_layer_{safe_name(name)}.gif"
             last = result.steps - 1

@@ -53,7 +53,9 @@ def _open_dataset(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
         classes = getattr(dataset, "classes", None)
     if args.limit is not None:
         dataset = Subset(dataset, range(min(args.limit, len(dataset))))
-    names = [c.decode() if isinstance(c, bytes) else str(c) for c in (classes or ())]
+    names = [
+        c.decode() if isinstance(c, bytes) else str(c) for c in (() if classes is None else classes)
+    ]
     return dataset, names or None
 
 

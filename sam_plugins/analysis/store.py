@@ -370,7 +370,9 @@ def merge(path: Path, identity: dict[str, Any], world: int, own: ShardWriter | N
             layer_names=json.dumps([layer["name"] for layer in layers]),
         )
         for key, value in identity.items():
-            f.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+            f.attrs[key] = (
+                json.dumps(value) if isinstance(value, (list, dict)) or value is None else value
+            )
 
         def create(name: str, shape, dtype, **options) -> h5py.Dataset:
             dataset = f.create_dataset(name, shape=shape, dtype=dtype, **options)
