@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 import tonic
 import torch
-from sam_plugins_tonic.audio import SENSOR_SIZE, ChannelFrames, audio_net, write_shd
-from snntorch import functional as SF
+from sam_plugins_tonic.audio import SENSOR_SIZE, ChannelFrames, train_audio_net, write_shd
 from snntorch import utils
 from torch import nn
 
@@ -56,17 +55,8 @@ def main() -> None:
     classes = len(train.classes)
     train_x, train_y, _ = collate_frames([train[i] for i in range(len(train))])
 
-    net = audio_net(classes)
-    optimizer = torch.optim.Adam(net.parameters(), lr=2e-3)
-    loss_fn = SF.ce_rate_loss()
     start = time.perf_counter()
-    for _ in range(args.epochs):
-        for idx in torch.randperm(len(train_y)).split(32):
-            loss = loss_fn(forward_pass(net, train_x[:, idx]), train_y[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    net.eval()
+    net = train_audio_net(train_x, train_y, args.epochs, classes)  # seeded
     test_x, test_y, _ = collate_frames([test[i] for i in range(len(test))])
     with torch.no_grad():
         accuracy = (forward_pass(net, test_x).sum(0).argmax(1) == test_y).float().mean()
