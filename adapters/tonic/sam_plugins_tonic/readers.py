@@ -15,8 +15,6 @@ from torch import Tensor
 
 from sam_plugins import InputReader
 
-from .audio import SENSOR_SIZE as AUDIO_SENSOR
-from .audio import ChannelFrames, is_audio_sensor, with_row
 from .events import EventError, frame_events, to_frames
 from .formats import read_nmnist_bin
 from .render import polarity_image
@@ -66,6 +64,8 @@ class TonicReader(InputReader):
         sensor = getattr(factory, "sensor_size", None)
         if sensor is None:
             return None
+        from .audio import ChannelFrames, is_audio_sensor  # (python -m ...audio runs it)
+
         if is_audio_sensor(sensor):  # SHD, SSC: bins [T, channels]
             split = {"split": "train" if train else "test"}  # SSC has train/test/valid splits
             split = split if "split" in inspect.signature(factory).parameters else {"train": train}
@@ -82,7 +82,9 @@ def read_audio_events(
     """Frames [T, 1, 1, C] (one polarity, one row of C channels) of an audio recording saved
     from tonic's SHD or SSC (an .npy of events with fields t, x, p), on SHD's 700 channels
     unless `sensor_size` says otherwise."""
-    sensor = sensor_size or AUDIO_SENSOR
+    from .audio import SENSOR_SIZE, is_audio_sensor, with_row
+
+    sensor = sensor_size or SENSOR_SIZE
     if not is_audio_sensor(sensor):
         raise EventError(
             f"{path}: audio events (fields t, x, p) need a sensor of one row and one polarity, "
