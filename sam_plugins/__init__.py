@@ -1,7 +1,8 @@
 """sam-plugins: Spike Activation Maps (Kim & Panda 2021) for already-trained SNNs.
 
 The public face: the map methods (`SpikeActivationMap` and `explain`, `SNNGradCAM`,
-`SpikeCount`, `RandomMap`, Captum's methods through `CaptumMethod`; one call shape,
+`SpikeCount`, `RandomMap`, `TemporalSpikeAttribution`, Captum's methods through
+`CaptumMethod`; one call shape,
 ``attribute(inputs, target=None)``), their one result type (`SAMResult`, `LayerSAM`), SAM's
 functional form (`neuronal_contribution`, `spike_activation_map`), reading outputs
 (`class_scores`) and the plugin bases (`Adapter`, `InputReader`). The core imports no SNN
@@ -24,6 +25,7 @@ _EXPORTS = {
     "SNNGradCAM": ".methods",
     "SpikeActivationMap": ".methods",
     "SpikeCount": ".methods",
+    "TemporalSpikeAttribution": ".methods",
     "explain": ".methods",
     "class_scores": ".outputs",
     "Adapter": ".plugins",
@@ -53,6 +55,7 @@ __all__ = [
     "SpikeActivationMap",
     "SpikeCount",
     "SpikeShapeError",
+    "TemporalSpikeAttribution",
     "class_scores",
     "explain",
     "installed_adapters",

@@ -36,8 +36,7 @@ def explain_frames(
     one map to draw.
 
     Raises LookupError when no neuron layer is found (or a name is not one), ValueError when
-    the model fails on the frames (the message names their shape), when the arguments are bad,
-    or when none of the layers has a spatial layout.
+    the model fails on the frames (the message names their shape), or when the arguments are bad.
     """
     device = next(iter(model.parameters()), torch.empty(0)).device
     try:
@@ -47,11 +46,6 @@ def explain_frames(
             f"the model failed on frames of shape {tuple(frames.shape)} ([T, B, C, H, W]): "
             f"{first_line(exc)}"
         ) from None
-    if not any(result[name].maps is not None for name in result):
-        raise ValueError(
-            f"none of the layers {list(result)} has a spatial layout, so there are no maps to "
-            "draw; name convolutional neuron layers (layers=[...]; on the command line: --layers)"
-        )
     return result
 
 

@@ -18,10 +18,13 @@ class LayerSAM:
 
     Attributes:
         name: the layer's qualified name in the model.
-        maps: raw maps M [T, B, *spatial] for layers with channels and a spatial layout
-            (per-step output [B, C, H, W]); None for layers without one (Linear).
-        scores: per-neuron scores sum_t N * S, [B, *neuron_shape], for layers without spatial
-            layout; None for spatial layers.
+        maps: raw maps M [T, B, *spatial]: [T, B, H, W] for 2-D layers (per-step output
+            [B, C, H, W], summed over channels), [T, B, L] for 1-D ones ([B, C, L]), and
+            [T, B, N] for layers without a layout (per-step output [B, N], fed by Linear or a
+            recurrent cell): each neuron its own place, its N * S per step. None where a
+            method makes no map of the layer (Grad-CAM and Captum skip [B, N] layers).
+        scores: per-neuron scores sum_t N * S, [B, N], for layers without a layout (the time
+            sum of their maps); None for layers with channels.
         profile: SAM mass per step, sum over neurons of N * S, [T, B]: when the layer looks.
         spikes: the raw spikes [T, B, ...] when recorded with keep_spikes=True, else None.
         kind: the recorded module's class name (e.g. "Leaky", "LIFNode"), for labels.
@@ -64,7 +67,9 @@ AUTHORS_SIZE = (128, 128)
 def normalize_maps(
     maps: Tensor, size: tuple[int, int] | None = None, style: str = "minmax"
 ) -> Tensor:
-    """Display heat maps from raw maps [T, B, H, W], per sample and step.
+    """Display heat maps from raw maps [T, B, H, W], per sample and step; raw maps with one
+    axis of places, [T, B, L] (1-D layers) or [T, B, N] (neurons of a layer without a layout),
+    are min-max normalised per sample and step along it and never resized.
 
     Styles:
         "minmax": bilinear upsampling to `size` (torch, half-pixel centres, edges clamped),
@@ -78,20 +83,38 @@ def normalize_maps(
             here each sample is normalised on its own, which is the same for one sample.
 
     Args:
-        maps: raw maps [T, B, H, W].
+        maps: raw maps [T, B, H, W], or [T, B, L] / [T, B, N].
         size: (height, width) to resize to, e.g. the input's; None keeps the layer's own
-            ("minmax") or uses 128 x 128 ("authors").
-        style: "minmax" or "authors".
+            ("minmax") or uses 128 x 128 ("authors"). Must be None for [T, B, N] maps.
+        style: "minmax" or "authors" (for [T, B, N] maps: their normalisation, no resize).
 
     Returns:
-        [T, B, height, width] float32, in [0, 1] ("minmax") or [0, 1) ("authors").
+        [T, B, height, width] (or [T, B, N]) float32, in [0, 1] ("minmax") or [0, 1)
+        ("authors").
     """
-    if maps.dim() != 4:
+    if maps.dim() not in (3, 4):
         raise ValueError(
-            f"heat maps need raw maps shaped [T, B, H, W], found shape {tuple(maps.shape)}"
+            "heat maps need raw maps shaped [T, B, H, W] (or [T, B, N]), found shape "
+            f"{tuple(maps.shape)}"
         )
     if style not in STYLES:
         raise ValueError(f"style must be one of {list(STYLES)}, found {style!r}")
+    if maps.dim() == 3:
+        if size is not None:
+            raise ValueError(
+                f"size={size!r} resizes 2-D maps only; maps of shape {tuple(maps.shape)} "
+                "([T, B, N]: one axis of neurons or positions) are normalised at their own "
+                "length: pass size=None"
+            )
+        flat = maps.float()
+        low = flat.amin(dim=2, keepdim=True)
+        if style == "authors":
+            shifted = flat - low
+            return shifted / (shifted.amax(dim=2, keepdim=True) + 1e-3)
+        span = flat.amax(dim=2, keepdim=True) - low
+        return torch.where(
+            span > 0, (flat - low) / span.clamp_min(torch.finfo(flat.dtype).tiny), 0.0
+        )
     if size is not None:
         size = _check_size(size)
     steps, batch, height, width = maps.shape
@@ -198,12 +221,14 @@ class SAMResult(Mapping[str, LayerSAM]):
         return next(iter(self._layers.values())).profile.shape[1] if self._layers else 0
 
     def maps(self, layer: str) -> Tensor:
-        """Raw maps [T, B, *spatial] of a spatial layer."""
+        """Raw maps of `layer`: [T, B, H, W] (2-D layers), [T, B, L] (1-D) or [T, B, N]
+        (layers without a layout, each neuron its own place)."""
         maps = self[layer].maps
         if maps is None:
             raise ValueError(
-                f"layer {layer!r} has no spatial layout, so no heat map; read result[{layer!r}]"
-                ".scores (per-neuron scores) or .profile instead"
+                f"the {self.method} result has no map of layer {layer!r} (its spikes have no "
+                f"channels: [T, B, N]); read result[{layer!r}].profile instead, or explain it "
+                "with SAM, which maps every layer"
             )
         return maps
 
@@ -211,7 +236,9 @@ class SAMResult(Mapping[str, LayerSAM]):
         self, layer: str, size: tuple[int, int] | None = None, style: str = "minmax"
     ) -> Tensor:
         """Display heat maps of `layer`, [T, B, H, W] in [0, 1] (see `normalize_maps`;
-        ``style="authors"`` draws them as the paper authors' code does)."""
+        ``style="authors"`` draws them as the paper authors' code does); [T, B, N] maps
+        (1-D layers, layers without a layout) normalised per sample and step, not resized
+        (`size` must then be None)."""
         return normalize_maps(self.maps(layer), size, style)
 
     # --- display (drawn by sam_plugins.report: one viewer for reports and notebooks) --------

@@ -49,8 +49,9 @@ def assert_matches_reference(layer, spikes: torch.Tensor, gamma: float) -> None:
     assert spikes.abs().sum() > 0, f"layer {layer.name} never spiked: the test proves nothing"
     if spikes.dim() >= 4:
         torch.testing.assert_close(layer.maps, literal_spike_activation_map(spikes, gamma))
-    else:
+    else:  # each neuron its own place: maps [T, B, N], scores their time sum
         n = literal_neuronal_contribution(spikes, gamma)
+        torch.testing.assert_close(layer.maps, n * spikes)
         torch.testing.assert_close(layer.scores, (n * spikes).sum(0))
         torch.testing.assert_close(layer.profile, (n * spikes).flatten(2).sum(2))
 

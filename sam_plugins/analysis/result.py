@@ -66,7 +66,7 @@ class AnalysisResult:
     def _get(self, layer: str, key: str) -> np.ndarray:
         self._key(layer)
         if (layer, key) not in self._data:
-            raise KeyError(f"layer {layer!r} has no maps (it has no spatial layout)")
+            raise KeyError(f"layer {layer!r} has no maps in {self.path}")
         return self._data[(layer, key)]
 
     def _mean(self, total: np.ndarray) -> np.ndarray:
@@ -86,12 +86,14 @@ class AnalysisResult:
         return str(self._kinds[self._key(layer)])
 
     def has_maps(self, layer: str) -> bool:
-        """Whether the layer has a spatial layout (mean maps per class)."""
+        """Whether the file has the layer's mean maps per class (every layer's, in files made
+        since layers without a layout have maps [T, B, N])."""
         self._key(layer)
         return (layer, "map_sum") in self._data
 
     def mean_maps(self, layer: str) -> np.ndarray:
-        """Mean raw SAM map per class and time bin [C, T, h, w] (NaN where no sample)."""
+        """Mean raw SAM map per class and time bin (NaN where no sample): [C, T, h, w] for 2-D
+        layers, [C, T, L] for 1-D ones, [C, T, N] for layers without a layout (per neuron)."""
         return self._mean(self._get(layer, "map_sum"))
 
     def profile(self, layer: str) -> np.ndarray:

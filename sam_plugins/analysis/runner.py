@@ -356,7 +356,7 @@ def _batch(
         isi += spikes.isi.numpy()
         map_shape = None
         if layer.maps is not None:
-            maps = layer.maps  # [T, B, h, w], on the model's device
+            maps = layer.maps  # [T, B, h, w], [T, B, L] or [T, B, N], on the model's device
             map_shape = list(maps.shape[2:])
             add(f"L{i}.map_sum", maps)
             if save_maps:

@@ -40,7 +40,10 @@ DESCRIPTIONS = {
     ),
     "rate": ("fraction of the layer's neurons that fire, mean over the sample's bins", "[sample]"),
     "mass": ("SAM mass of the sample, summed over its time bins", "[sample]"),
-    "maps": ("the sample's raw SAM map summed over its time bins (float16)", "[sample, y, x]"),
+    "maps": (
+        "the sample's raw SAM map summed over its time bins (float16)",
+        "[sample, y, x] (2-D layers), [sample, position] (1-D) or [sample, neuron] (no layout)",
+    ),
     "profile_sum": (
         "sum over the class's samples of the SAM mass per time bin; divide by classes/count",
         "[class, time bin]",
@@ -51,7 +54,8 @@ DESCRIPTIONS = {
     ),
     "map_sum": (
         "sum over the class's samples of the raw SAM map per time bin; divide by classes/count",
-        "[class, time bin, y, x]",
+        "[class, time bin, y, x] (2-D layers), [class, time bin, position] (1-D) or "
+        "[class, time bin, neuron] (layers without a layout: each neuron its own place)",
     ),
     "isi_hist": (
         "inter-spike intervals of the layer's neurons: entry k counts intervals of k bins; the "

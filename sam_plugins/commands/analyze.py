@@ -39,7 +39,7 @@ def _open_dataset(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     from sam_plugins.plugins import installed_readers
 
     factory = load_factory(args.dataset)
-    dataset = None
+    dataset, classes = None, getattr(factory, "classes", None)
     for reader in installed_readers():
         try:
             dataset = reader.open_dataset(factory, args.data, args.split == "train", args.time_bins)
@@ -54,10 +54,14 @@ def _open_dataset(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
             f"no installed reader opens {args.dataset}: expected a dataset class an input reader "
             "knows, e.g. tonic.datasets:NMNIST (pip install sam-plugins-tonic)"
         )
+    if classes is None:  # tonic's SHD and SSC read their class names from the file (bytes)
+        classes = getattr(dataset, "classes", None)
     if args.limit is not None:
         dataset = Subset(dataset, range(min(args.limit, len(dataset))))
-    classes = getattr(factory, "classes", None)
-    return dataset, [str(c) for c in classes] if classes else None
+    names = [
+        c.decode() if isinstance(c, bytes) else str(c) for c in (() if classes is None else classes)
+    ]
+    return dataset, names or None
 
 
 def _distributed() -> bool:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .streaming import _frozen, has_spatial_layout, score_dtype
+from .streaming import _frozen, as_places, score_dtype
 
 
 class LayerBuffer:
-    """The maps [T, B, *spatial] of one layer (for a layer without spatial axes: its per-step
-    profile [T, B]) as they are recorded, and that layer's per-neuron scores [B, ...] (layers
-    without spatial axes) and raw spikes (when asked to keep them).
+    """The maps [T, B, *spatial] of one layer ([T, B, N] for a layer without spatial axes:
+    each neuron its own place) as they are recorded, and its raw spikes when asked to keep them.
 
     The map buffer grows by doubling: one allocation for many steps instead of one per step.
     After `reset` the first allocation is sized for as many steps as the last sequence had.
@@ -28,37 +27,33 @@ class LayerBuffer:
         self._expected = self.filled or self._expected
         self._maps: Tensor | None = None
         self.filled = 0
-        self.scores: Tensor | None = None
         self._spikes: list[Tensor] = []
 
     @property
     def recorded(self) -> bool:
         return self._maps is not None
 
-    def room(self, spikes: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Where this call's maps go ([steps, B, *spatial], a slice of the buffer) and the
-        per-neuron scores to add to (layers without spatial axes, else None), for spikes
-        [steps, B, C, ...]."""
+    def room(self, spikes: Tensor) -> Tensor:
+        """Where this call's maps go: [steps, B, *spatial] (a slice of the buffer) for spikes
+        [steps, B, C, *spatial], [steps, B, N] for spikes [steps, B, N]."""
         if self.keep_spikes:
             self._spikes.append(spikes.clone())
-        dtype = score_dtype(spikes.dtype)
-        if not has_spatial_layout(spikes) and self.scores is None:
-            self.scores = spikes.new_zeros(spikes.shape[1:], dtype=dtype)
-        elif self.scores is not None and _frozen(self.scores):  # inference mode left mid-way
-            self.scores = self.scores.clone()
+        places = as_places(spikes)
         maps, filled = self._maps, self.filled
         need = filled + spikes.shape[0]
         if maps is None or need > maps.shape[0] or _frozen(maps):
             room = max(need, 2 * filled, self._expected)
-            grown = spikes.new_empty((room, spikes.shape[1], *spikes.shape[3:]), dtype=dtype)
+            grown = spikes.new_empty(
+                (room, spikes.shape[1], *places.shape[3:]), dtype=score_dtype(spikes.dtype)
+            )
             if filled:
                 grown[:filled] = maps[:filled]
             self._maps = grown
         self.filled = need
-        return self._maps[filled:need], self.scores
+        return self._maps[filled:need]
 
-    def take(self) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """(maps or profile of the steps so far, scores, spikes [T, B, ...] or None).
+    def take(self) -> tuple[Tensor, Tensor | None]:
+        """(maps of the steps so far, spikes [T, B, ...] or None).
 
         The maps are handed out as they are, without a copy; the buffer is cut to the steps
         filled, so that recording on (without reset) moves to a new buffer instead of writing
@@ -67,5 +62,4 @@ class LayerBuffer:
             raise RuntimeError("nothing was recorded in this layer")
         self._maps = self._maps[: self.filled]
         spikes = torch.cat(self._spikes) if self.keep_spikes else None
-        scores = None if self.scores is None else self.scores.clone()
-        return self._maps, scores, spikes
+        return self._maps, spikes

@@ -57,8 +57,16 @@ def check_window(window: str) -> str:
 
 def has_spatial_layout(spikes: Tensor) -> bool:
     """Whether spikes [steps, B, ...] have channels and a spatial axis ([steps, B, C, H, ...]),
-    so that SAM gives a map per step rather than per-neuron scores."""
+    so that SAM sums the channels at each place; without one ([steps, B, N], a layer fed by
+    Linear) each neuron is its own place (see `as_places`)."""
     return spikes.dim() >= 4
+
+
+def as_places(spikes: Tensor) -> Tensor:
+    """`spikes` [steps, B, C, *spatial] as they are; spikes without spatial axes [steps, B, N]
+    as [steps, B, 1, N]: one channel of N places, so that a layer's map sum_C N * S keeps each
+    neuron's own N * S, [steps, B, N] (a view, no copy)."""
+    return spikes if has_spatial_layout(spikes) else spikes.unsqueeze(2)
 
 
 _SCORE_DTYPES = (torch.float32, torch.float64)
@@ -292,25 +300,26 @@ def spike_activation_map(
     """Raw Spike Activation Maps M[t, b, i, j] = sum_k N[t, b, k, i, j] * S[t, b, k, i, j].
 
     Args:
-        spikes: [T, B, C, H, W] (or [T, B, C, *spatial]) spike trains.
+        spikes: [T, B, C, H, W] (or [T, B, C, *spatial]) spike trains; or [T, B, N] of a layer
+            without spatial axes (fed by Linear), whose neurons are each their own place.
         gamma: decay of the temporal contribution.
         window: "previous" (t' < t) or "inclusive" (t' <= t, the authors' code).
 
     Returns:
-        [T, B, H, W] (or [T, B, *spatial]) raw maps, not normalised.
+        [T, B, H, W] (or [T, B, *spatial]) raw maps, not normalised; [T, B, N] for spikes
+        [T, B, N]: each neuron's N * S.
 
     Raises:
-        ValueError: spikes without channels and a spatial axis, empty, complex, NaN or infinite.
+        ValueError: spikes with fewer than 3 axes, empty, complex, NaN or infinite.
     """
-    if not has_spatial_layout(spikes):
+    if spikes.dim() < 3:
         raise ValueError(
-            "spike_activation_map needs spikes shaped [T, B, C, H, W] (channels and at least one "
-            f"spatial axis), found shape {tuple(spikes.shape)}; use neuronal_contribution for "
-            "layers without spatial layout"
+            "spike_activation_map needs spikes shaped [T, B, C, H, W] (or [T, B, C, L], or "
+            f"[T, B, N] for a layer without spatial axes), found shape {tuple(spikes.shape)}"
         )
     stream = StreamingSAM(gamma, window)
     if spikes.is_complex():
         check_spike_values(spikes)
-    maps = stream.update(spikes)
+    maps = stream.update(as_places(spikes))
     check_spike_values(spikes, maps)
     return maps

@@ -7,6 +7,7 @@ from .grad_cam import SNNGradCAM
 from .random import RandomMap
 from .sam import SpikeActivationMap, explain
 from .spike_count import SpikeCount
+from .tsa import TemporalSpikeAttribution
 
 __all__ = [
     "CaptumMethod",
@@ -18,6 +19,7 @@ __all__ = [
     "SpikeActivationMap",
     "SpikeCount",
     "SpikeMapMethod",
+    "TemporalSpikeAttribution",
     "explain",
     "warnings_as_notes",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..engine import has_spatial_layout
+from ..engine import as_places
 from ..layers import LayerSpec, resolve_layers
 from ..outputs import class_scores
 from ..plugins import (
@@ -296,7 +296,8 @@ class SpikeMapMethod(MapMethod):
     """A method whose maps are made from each layer's recorded spikes by `layer_maps`."""
 
     def layer_maps(self, spikes: Tensor) -> Tensor:
-        """Maps [T, B, *spatial] of one layer from its spikes [T, B, C, *spatial]."""
+        """Maps [T, B, *spatial] of one layer from its spikes [T, B, C, *spatial] (a layer
+        without a layout comes as [T, B, 1, N]: each neuron its own place)."""
         raise NotImplementedError
 
     def _attribute(self, inputs: Tensor, target: Tensor | None) -> SAMResult:
@@ -308,17 +309,19 @@ class SpikeMapMethod(MapMethod):
                 raise RuntimeError(f"layer {t.name!r} was never called while the model ran")
             spikes = torch.cat(seen[t.name])
             t.check_values(spikes)  # the recorder checked only until a call had spikes
-            if has_spatial_layout(spikes):
-                layers[t.name] = map_layer(t, self.layer_maps(spikes), spike_counts(spikes))
+            layers[t.name] = map_layer(
+                t, self.layer_maps(as_places(spikes)), spike_counts(spikes)
+            )
         return maps_result(layers, self.method, outputs)
 
 
 def map_layer(target: Target, maps: Tensor, spike_count: Tensor | None = None) -> LayerSAM:
-    """A spatial layer's result from its maps [T, B, *spatial] and spikes per sample [B]."""
+    """A layer's result from its maps [T, B, *spatial] ([T, B, N] for a layer without a
+    layout, whose scores are then their time sum) and its spikes per sample [B]."""
     return LayerSAM(
         name=target.name,
         maps=maps,
-        scores=None,
+        scores=maps.sum(0) if len(target.step_shape or ()) == 2 else None,
         profile=maps.flatten(2).sum(dim=2),
         kind=type(target.module).__name__,
         spike_count=spike_count,

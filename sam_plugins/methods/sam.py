@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..engine import DEFAULT_GAMMA, StreamingSAM
+from ..engine import DEFAULT_GAMMA, StreamingSAM, as_places
 from ..engine.buffers import LayerBuffer
 from ..layers import LayerSpec
 from ..plugins import Runner, StepMode
@@ -96,8 +96,8 @@ class SpikeActivationMap(MapMethod):
 
     def _consume(self, target: Target, spikes: Tensor) -> None:
         self._counts[target.name] = self._counts.get(target.name, 0) + spike_counts(spikes)
-        out, scores = self._buffers[target.name].room(spikes)
-        self._streams[target.name].update(spikes, not target.graded, out, scores)
+        out = self._buffers[target.name].room(spikes)
+        self._streams[target.name].update(as_places(spikes), not target.graded, out)
 
     def result(self) -> SAMResult:
         """The SAM of everything recorded since the last reset; a `SilentLayerWarning` names
@@ -125,15 +125,16 @@ class SpikeActivationMap(MapMethod):
             buffer = self._buffers[target.name]
             if not buffer.recorded:
                 raise RuntimeError(f"layer {target.name!r} was never called while recording")
-            maps, scores, spikes = buffer.take()
+            maps, spikes = buffer.take()
             self._check_maps(target, maps)
             if spikes is not None:  # kept: then every value is checked
                 target.check_values(spikes)
+            flat = len(target.step_shape) == 2  # [B, N] per step: each neuron its own place
             layers[target.name] = LayerSAM(
                 name=target.name,
-                maps=maps if scores is None else None,
-                scores=scores,
-                profile=maps.flatten(2).sum(dim=2) if scores is None else maps,
+                maps=maps,
+                scores=maps.sum(dim=0) if flat else None,
+                profile=maps.flatten(2).sum(dim=2),
                 spikes=spikes,
                 kind=type(target.module).__name__,
                 spike_count=self._counts.get(target.name),
@@ -161,10 +162,9 @@ class SpikeActivationMap(MapMethod):
             )
         if target.graded:
             return
-        steps, neurons = (
-            maps.shape[0],
-            math.prod(target.step_shape[1 : 2 if maps.dim() > 2 else None]),
-        )
+        # neurons summed into one place: the channels, or 1 where each neuron is its own place
+        steps = maps.shape[0]
+        neurons = target.step_shape[1] if len(target.step_shape) > 2 else 1
         decay = math.exp(-self.gamma)
         per_neuron = steps if decay == 1 else (1 - decay**steps) / (1 - decay)
         bound = neurons * per_neuron * (1 + 1e-4) + 1e-6  # float rounding of the sums

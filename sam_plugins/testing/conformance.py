@@ -266,6 +266,7 @@ def _assert_matches_reference(layer: Any, spikes: Tensor, where: str) -> None:
         )
     else:
         contribution = literal_neuronal_contribution(spikes, GAMMA) * spikes
+        torch.testing.assert_close(layer.maps, contribution, msg=lambda m: f"{where}: {m}")
         torch.testing.assert_close(layer.scores, contribution.sum(0), msg=lambda m: f"{where}: {m}")
         torch.testing.assert_close(
             layer.profile, contribution.flatten(2).sum(2), msg=lambda m: f"{where}: {m}"

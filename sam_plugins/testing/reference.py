@@ -31,3 +31,74 @@ def literal_spike_activation_map(spikes: Tensor, gamma: float, window: str = "pr
     """M[t, b, ...] = sum_k N[t, b, k, ...] * S[t, b, k, ...], for spikes [T, B, C, ...]."""
     n = literal_neuronal_contribution(spikes, gamma, window)
     return (n * spikes.to(n.dtype)).sum(dim=2)
+
+
+def literal_layer_maps(spikes: Tensor, gamma: float, window: str = "previous") -> Tensor:
+    """The map of any layer, literally: spikes [T, B, C, *spatial] give sum_k N * S,
+    [T, B, *spatial]; spikes [T, B, N] of a layer without a layout give each neuron's own
+    N * S, [T, B, N], term by term ``M[t, b, n] = S[t, b, n] * sum_{t'} exp(-gamma |t - t'|)
+    [S[t', b, n] != 0]``."""
+    if spikes.dim() >= 4:
+        return literal_spike_activation_map(spikes, gamma, window)
+    n = literal_neuronal_contribution(spikes, gamma, window)
+    return n * spikes.to(n.dtype)
+
+
+def authors_tsa(
+    weights: list[Tensor],
+    layer_spikes: list[Tensor],
+    probs: Tensor,
+    tc: int,
+    beta: float,
+    variant: str,
+) -> Tensor:
+    """The TSA authors' ``tsa()`` loop (ElisaNguyen/tsa-explanations,
+    experiments/ExplanationCreation.py), transcribed for one sample: their spike trains (spike
+    times per unit), ``spike_contribution``, the per-step diagonal matrices and their products.
+
+    Args:
+        weights: per layer [n_l, n_{l+1}] (their layout: in x out; nn.Linear's weight.T).
+        layer_spikes: per layer feeding a weight, spikes [T, n_l] (the input first).
+        probs: [classes] the confidences at tc.
+        tc: the current time (their loop runs t = 0 .. tc - 1).
+        beta: their ``model.beta``.
+        variant: "s" or "ns".
+
+    Returns:
+        [classes, n_in, tc], as theirs.
+    """
+    layer_sizes = [s.shape[1] for s in layer_spikes]
+
+    def spike_contribution(spike_times, t, layer_size):
+        diff_t = torch.abs(tc - spike_times)
+        score = beta**diff_t
+        if len(score) == 0:
+            if variant == "s":
+                score = torch.tensor([0])
+            elif variant == "ns":
+                score = torch.Tensor([(-1 / layer_size) * (beta ** (tc - t))])
+        return score
+
+    def get_spike_trains(spk):  # [T, n] -> per unit its spike times
+        times, units = spk.nonzero(as_tuple=True)
+        return [times[units == unit].to(torch.float64) for unit in range(spk.shape[1])]
+
+    layers_spk_trains = [get_spike_trains(s) for s in layer_spikes]
+    tsa_map = []
+    for t in range(0, tc):
+        layers_w_spk_contr_t = []
+        for l in range(len(weights)):  # noqa: E741 (their name)
+            spk_train = layers_spk_trains[l]
+            l_spk_contr_t = [
+                spike_contribution(spk_train[i][spk_train[i] == t], t, layer_sizes[l])
+                for i in range(layer_sizes[l])
+            ]
+            l_spk_contr_t = torch.stack([c.to(torch.float64) for c in l_spk_contr_t])
+            l_spk_contr_t = torch.diag(torch.squeeze(l_spk_contr_t, 1))
+            layers_w_spk_contr_t.append(torch.matmul(l_spk_contr_t, weights[l].double()))
+        w_spk_contr_t = layers_w_spk_contr_t[0]
+        for l_w_spk_contr_t in layers_w_spk_contr_t[1:]:
+            w_spk_contr_t = torch.matmul(w_spk_contr_t, l_w_spk_contr_t)
+        scores = torch.matmul(w_spk_contr_t, torch.diag(probs.double()))
+        tsa_map.append(scores)
+    return torch.stack(tsa_map).transpose(0, 2)

@@ -71,9 +71,10 @@ def test_analysis_matches_a_plain_per_sample_computation(tmp_path, kernels, firs
     assert result.lengths.tolist() == [len(x) for x, _ in data]
     assert result.indices.tolist() == list(range(len(data)))
     steps = max(len(x) for x, _ in data)
-    assert result.sample_profiles("lif3").shape == (len(data), steps)  # Linear: profile only
-    with pytest.raises(KeyError, match="no maps"):
-        result.mean_maps("lif3")
+    assert result.sample_profiles("lif3").shape == (len(data), steps)
+    lif3 = result.mean_maps("lif3")  # Linear: each neuron its own place, [classes, T, N]
+    assert lif3.shape[:2] == (4, steps) and lif3.ndim == 3 and np.nansum(lif3) > 0
+    np.testing.assert_allclose(lif3.sum(2), result.profile("lif3"), rtol=1e-5, atol=1e-6)
     assert result.confusion_matrix().sum() == len(data)
     assert not (tmp_path / "a.h5.parts").exists()
 

@@ -103,7 +103,7 @@ def test_bad_gamma_is_refused(gamma):
 
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match=r"\[T, B, C, H, W\]"):
-        spike_activation_map(torch.zeros(4, 2, 3))
+        spike_activation_map(torch.zeros(4, 2))
     with pytest.raises(ValueError, match=r"\[steps, batch"):
         neuronal_contribution(torch.zeros(4))
     stream = StreamingSAM()

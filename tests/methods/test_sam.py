@@ -60,7 +60,7 @@ def test_multi_step_model_gives_the_same_maps():
     torch.testing.assert_close(r_s["lif3"].scores, r_m["lif3"].scores)
 
 
-def test_linear_layer_reports_per_neuron_scores():
+def test_linear_layer_has_per_neuron_maps_and_scores():
     net, x = ConvSNN(), make_input()
     spikes = record_spikes({"lif3": net.lif3}, lambda: run_single(net, x))
     with SpikeActivationMap(net, layers="lif3") as sam:
@@ -68,11 +68,11 @@ def test_linear_layer_reports_per_neuron_scores():
     layer = sam.result()["lif3"]
     s = torch.stack(spikes["lif3"])
     n = literal_neuronal_contribution(s, 0.5)
-    assert layer.maps is None
+    torch.testing.assert_close(sam.result().maps("lif3"), n * s)  # [T, B, N]
     torch.testing.assert_close(layer.scores, (n * s).sum(0))
     torch.testing.assert_close(layer.profile, (n * s).sum(2))
-    with pytest.raises(ValueError, match="no spatial layout"):
-        sam.result().heatmap("lif3")
+    with pytest.raises(ValueError, match="size=None"):
+        sam.result().heatmap("lif3", size=(8, 8))
 
 
 def test_heatmaps_are_upsampled_and_normalised_per_sample_and_step():

@@ -5,6 +5,7 @@ drawn by polarity."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,8 @@ class TonicReader(InputReader):
             events = np.load(path, allow_pickle=False)
             if events.dtype.names is None:
                 return None
+            if "y" not in events.dtype.names and {"t", "x", "p"} <= set(events.dtype.names):
+                return read_audio_events(path, events, time_bins, sensor_size)
             missing = {"x", "y", "t", "p"} - set(events.dtype.names)
             if missing or events.ndim != 1 or not len(events):
                 raise EventError(
@@ -69,10 +72,41 @@ class TonicReader(InputReader):
         sensor = getattr(factory, "sensor_size", None)
         if sensor is None:
             return None
+        from .audio import ChannelFrames, is_audio_sensor  # (python -m ...audio runs it)
+
+        if is_audio_sensor(sensor):  # SHD, SSC: bins [T, channels]
+            split = {"split": "train" if train else "test"}  # SSC has train/test/valid splits
+            split = split if "split" in inspect.signature(factory).parameters else {"train": train}
+            return factory(str(root), **split, transform=ChannelFrames(sensor, time_bins))
         return factory(str(root), train=train, transform=to_frames(sensor, time_bins))
 
     def frame_image(self, frame: Tensor | np.ndarray) -> np.ndarray | None:
         return polarity_image(frame) if np.ndim(frame) == 3 and frame.shape[0] == 2 else None
+
+
+def read_audio_events(
+    path: Path, events: np.ndarray, time_bins: int, sensor_size: tuple[int, int, int] | None
+) -> Tensor:
+    """Frames [T, 1, 1, C] (one polarity, one row of C channels) of an audio recording saved
+    from tonic's SHD or SSC (an .npy of events with fields t, x, p), on SHD's 700 channels
+    unless `sensor_size` says otherwise."""
+    from .audio import SENSOR_SIZE, is_audio_sensor, with_row
+
+    sensor = sensor_size or SENSOR_SIZE
+    if not is_audio_sensor(sensor):
+        raise EventError(
+            f"{path}: audio events (fields t, x, p) need a sensor of one row and one polarity, "
+            f"(channels, 1, 1); found --sensor-size {tuple(sensor)}"
+        )
+    if events.dtype["x"].kind in "iu" and len(events) and int(events["x"].max()) >= sensor[0]:
+        raise EventError(
+            f"{path}: audio events reach channel {int(events['x'].max())}, beyond the "
+            f"{sensor[0]} channels of the sensor {tuple(sensor)}: give --sensor-size C,1,1"
+        )
+    try:
+        return frame_events(with_row(events), sensor, n_time_bins=time_bins).frames
+    except EventError as exc:
+        raise EventError(f"{path}: {exc}") from None
 
 
 def _sensor_of(path: Path, events: np.ndarray) -> tuple[int, int, int]:
