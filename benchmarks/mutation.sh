@@ -7,6 +7,7 @@
 #   benchmarks/mutation.sh                      # every mutant (hours on 2 busy cores)
 #   benchmarks/mutation.sh 'sam_plugins.recorder*' 'sam_plugins.engine*'   # some modules
 #   MUTATION_SAMPLE=20 MUTATION_SEED=0 benchmarks/mutation.sh   # 20 per module group, seeded
+#   MUTATION_JOBS=2 MUTATION_NICE=10 ...   # workers, niceness (default 1 worker at nice 19)
 #
 # It works in a copy of the tree (tracked and untracked-but-not-ignored files) under
 # $MUTATION_DIR (default /tmp/sam-plugins-mutation), so the checkout gets no mutants/ folder,
@@ -24,9 +25,9 @@ cd "$WORK"
 export PYTHONPATH=$WORK/adapters/snntorch:$WORK/adapters/spikingjelly:$WORK/adapters/tonic:$WORK/adapters/demo
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 if [ -n "${MUTATION_SAMPLE:-}" ]; then  # N mutants per module group, seeded: a subset
-    mapfile -t names < <(nice -n 19 python "$ROOT/benchmarks/mutation_sample.py" \
+    mapfile -t names < <(nice -n "${MUTATION_NICE:-19}" python "$ROOT/benchmarks/mutation_sample.py" \
         "$MUTATION_SAMPLE" "${MUTATION_SEED:-0}" | grep '__mutmut_')
     set -- "${names[@]}"
 fi
-nice -n 19 mutmut run --max-children "${MUTATION_JOBS:-1}" "$@" || true
+nice -n "${MUTATION_NICE:-19}" mutmut run --max-children "${MUTATION_JOBS:-1}" "$@" || true
 python "$ROOT/benchmarks/mutation_summary.py" "$WORK"
