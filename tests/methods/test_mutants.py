@@ -96,3 +96,13 @@ def test_values_that_are_not_spikes_after_the_checked_call_word_for_word():
         "1: its SAM maps there are NaN or infinite. A layer is value-checked in full until a "
         "call with spikes passes; later calls show non-finite values through the maps."
     )
+
+
+def test_input_maps_of_inputs_without_a_spatial_layout_word_for_word():
+    import snntorch as snn
+
+    net = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.8, init_hidden=True))
+    saliency = CaptumMethod(net, algorithm="Saliency")
+    assert message(ValueError, lambda: saliency.attribute(torch.rand(5, 2, 4))) == (
+        "input maps need inputs shaped [T, B, C, H, W] or [T, B, H, W], found (5, 2, 4)"
+    )
