@@ -4,9 +4,17 @@ mismatch said key by key, and each layer's self-description in the file."""
 
 import h5py
 import numpy as np
+import pytest
 from analysis_data import Frames, analyse
 
-from sam_plugins.analysis.store import ShardWriter, add_sums, describe_mismatch
+from sam_plugins.analysis.store import (
+    AnalysisError,
+    ShardWriter,
+    add_sums,
+    describe_mismatch,
+    parts_of,
+    prepare,
+)
 
 
 def test_class_sums_start_as_float64_copies():
@@ -50,3 +58,24 @@ def test_each_layer_describes_itself_in_the_file(tmp_path):
             attrs = f[f"layers/{i}"].attrs
             assert attrs["name"] == name and attrs["kind"] == "PlainLIF"
             assert attrs["description"] == f"layer '{name}' of the model (PlainLIF)"
+
+
+def test_another_world_size_is_refused_word_for_word(tmp_path):
+    out, identity = tmp_path / "a.h5", {"dataset_len": 10, "gamma": 0.5}
+    assert prepare(out, identity, world=2, resume=True) == "run"
+    writer = ShardWriter(parts_of(out), 1)
+    writer.add({"index": np.arange(3)}, [{"name": "lif1"}])
+    writer.commit()
+    with pytest.raises(AnalysisError) as error:
+        prepare(out, identity, world=3, resume=True)
+    text = (
+        f"{parts_of(out)} holds an unfinished analysis made by 2 processes (3 of 10 samples "
+        "done), now 3: "
+    )
+    assert str(error.value) == (
+        text + "run it again with world size 2 to finish it, or pass resume=False to start over"
+    )
+    assert error.value.cli == (
+        text + "run it again with --nproc 2 (or torchrun --nproc-per-node 2) to finish it, or "
+        "with --restart"
+    )
