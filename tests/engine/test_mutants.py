@@ -156,3 +156,12 @@ def test_buffers_of_the_wrong_shape_dtype_or_device_are_refused_word_for_word():
         "scores must be torch.float32 of shape (1, 2) on cpu, found torch.float64 of shape "
         "(1, 2) on cpu"
     )
+
+
+def test_one_dimensional_layers_get_maps(kernels):
+    from sam_plugins.testing.reference import literal_spike_activation_map
+
+    spikes = (torch.rand(6, 2, 3, 7) < 0.4).float()  # [T, B, C, L]: a 1-D layer
+    torch.testing.assert_close(
+        spike_activation_map(spikes), literal_spike_activation_map(spikes, 0.5)
+    )
