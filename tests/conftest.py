@@ -14,6 +14,19 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="module", params=["numba", "torch"])
+def kernels(request):
+    """Runs a test on both SAM kernel backends (`sam_plugins.engine.backend`): numba's compiled
+    loops (CPU, installed by the test requirements) and torch ops (GPU, or no numba). Only tests
+    whose code reaches a kernel take it; argument checks and subprocesses that choose their own
+    backend run once."""
+    from sam_plugins.engine import backend
+
+    assert backend.current().name == "numba", "numba is missing: install requirements/test.txt"
+    with backend.use(request.param):
+        yield request.param
+
+
 def record_spikes(modules: dict, run, to_spikes=lambda out: out):
     """Record the outputs of `modules` with plain forward hooks, independently of the library.
 

@@ -18,16 +18,6 @@ from sam_plugins.testing.reference import (
     literal_spike_activation_map,
 )
 
-
-@pytest.fixture(scope="module", params=["numba", "torch"], autouse=True)
-def engine_path(request):
-    """Every test here runs on both backends: the numba kernel (CPU, installed by the test
-    requirements) and torch ops (GPU, or no numba)."""
-    assert backend.current().name == "numba", "numba is missing: install requirements/test.txt"
-    with backend.use(request.param):
-        yield request.param
-
-
 gammas = st.floats(0.0, 3.0, allow_nan=False)
 shapes = st.tuples(
     st.integers(1, 12), st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)
@@ -36,7 +26,7 @@ shapes = st.tuples(
 
 @settings(max_examples=60, deadline=None)
 @given(shape=shapes, gamma=gammas, data=st.data())
-def test_binary_spikes_match_literal_sum(shape, gamma, data):
+def test_binary_spikes_match_literal_sum(kernels, shape, gamma, data):
     spikes = torch.from_numpy(data.draw(arrays(np.bool_, shape))).float()
     torch.testing.assert_close(
         neuronal_contribution(spikes, gamma), literal_neuronal_contribution(spikes, gamma)
@@ -48,7 +38,7 @@ def test_binary_spikes_match_literal_sum(shape, gamma, data):
 
 @settings(max_examples=60, deadline=None)
 @given(shape=shapes, gamma=gammas, data=st.data())
-def test_graded_spikes_match_literal_sum(shape, gamma, data):
+def test_graded_spikes_match_literal_sum(kernels, shape, gamma, data):
     values = st.sampled_from([0.0, 0.0, 0.0, 0.25, 1.0, 2.5, -0.5])
     spikes = torch.from_numpy(data.draw(arrays(np.float64, shape, elements=values)))
     expected = literal_spike_activation_map(spikes, gamma)
@@ -57,7 +47,7 @@ def test_graded_spikes_match_literal_sum(shape, gamma, data):
     torch.testing.assert_close(got, expected)
 
 
-def test_hand_computed_example():
+def test_hand_computed_example(kernels):
     # one neuron spiking at t = 0, 1, 3: N = [0, d, d + d^2, d^2 + d^3, ...]
     d = math.exp(-0.5)
     spikes = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0]).reshape(5, 1, 1, 1, 1)
@@ -68,17 +58,17 @@ def test_hand_computed_example():
     torch.testing.assert_close(m, expected * spikes.flatten())
 
 
-def test_single_step_has_zero_contribution():
+def test_single_step_has_zero_contribution(kernels):
     spikes = torch.ones(1, 2, 3, 4, 4)
     assert spike_activation_map(spikes).abs().sum() == 0
     assert neuronal_contribution(spikes).shape == spikes.shape
 
 
-def test_all_zero_input_gives_zero_maps():
+def test_all_zero_input_gives_zero_maps(kernels):
     assert spike_activation_map(torch.zeros(9, 2, 3, 5, 5)).abs().sum() == 0
 
 
-def test_streaming_in_chunks_equals_one_call():
+def test_streaming_in_chunks_equals_one_call(kernels):
     spikes = (torch.rand(17, 2, 3, 4, 4) < 0.3).float()
     stream = StreamingSAM(0.4)
     parts = [stream.update(chunk) for chunk in (spikes[:1], spikes[1:6], spikes[6:7], spikes[7:])]
@@ -88,7 +78,7 @@ def test_streaming_in_chunks_equals_one_call():
 
 
 @pytest.mark.parametrize("dtype", [torch.bool, torch.uint8, torch.float16, torch.bfloat16])
-def test_other_dtypes(dtype):
+def test_other_dtypes(kernels, dtype):
     spikes = torch.rand(6, 2, 3, 4, 4) < 0.5
     got = spike_activation_map(spikes.to(dtype))
     assert got.dtype == torch.float32
@@ -112,7 +102,7 @@ def test_bad_shapes_are_refused():
         stream.update(torch.zeros(1, 4, 3))
 
 
-def test_per_neuron_scores_and_buffers():
+def test_per_neuron_scores_and_buffers(kernels):
     spikes = (torch.rand(7, 2, 5, 3) < 0.4).float()  # [T, B, C, L]
     n = literal_neuronal_contribution(spikes, 0.5)
     out, scores = torch.full((7, 2, 3), float("nan")), torch.ones(2, 5, 3)
@@ -131,7 +121,7 @@ def test_per_neuron_scores_and_buffers():
         StreamingSAM().update(torch.zeros(4, 2))
 
 
-def test_non_contiguous_spikes_and_reuse_after_reset():
+def test_non_contiguous_spikes_and_reuse_after_reset(kernels):
     spikes = (torch.rand(6, 2, 4, 5, 3) < 0.3).float()
     channels_last = spikes.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
     assert not channels_last.is_contiguous()
@@ -144,17 +134,18 @@ def test_non_contiguous_spikes_and_reuse_after_reset():
     assert stream.state is state
 
 
-def test_contiguous_cpu_spikes_take_the_fused_kernel(engine_path, monkeypatch):
+def test_contiguous_cpu_spikes_take_the_fused_kernel(monkeypatch):
     calls = []
-    if engine_path == "numba":
-        kernels = backend.current()._kernels
-        kernel = kernels.sam_steps
-        monkeypatch.setattr(kernels, "sam_steps", lambda *args: calls.append(1) or kernel(*args))
-    spikes = (torch.rand(5, 2, 3, 4, 4) < 0.3).float()
-    torch.testing.assert_close(
-        spike_activation_map(spikes), literal_spike_activation_map(spikes, 0.5)
-    )
-    assert len(calls) == (engine_path == "numba")
+    with backend.use("numba") as chosen:  # the torch backend has no kernel to take
+        kernel = chosen._kernels.sam_steps
+        monkeypatch.setattr(
+            chosen._kernels, "sam_steps", lambda *args: calls.append(1) or kernel(*args)
+        )
+        spikes = (torch.rand(5, 2, 3, 4, 4) < 0.3).float()
+        torch.testing.assert_close(
+            spike_activation_map(spikes), literal_spike_activation_map(spikes, 0.5)
+        )
+    assert len(calls) == 1
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess:

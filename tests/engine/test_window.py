@@ -11,18 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sam_plugins import neuronal_contribution, spike_activation_map
-from sam_plugins.engine import StreamingSAM, backend
+from sam_plugins.engine import StreamingSAM
 from sam_plugins.testing.reference import (
     literal_neuronal_contribution,
     literal_spike_activation_map,
 )
-
-
-@pytest.fixture(scope="module", params=["numba", "torch"], autouse=True)
-def engine_path(request):
-    assert backend.current().name == "numba", "numba is missing: install requirements/test.txt"
-    with backend.use(request.param):
-        yield request.param
 
 
 def authors_maps(spikes: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -71,7 +64,7 @@ def firing_from_the_start(steps: int, shape: tuple[int, ...], seed: int) -> torc
 
 
 @pytest.mark.parametrize("gamma", [0.5, 0.2, 1.3])
-def test_inclusive_window_equals_the_authors_loop_where_their_dt_cannot_matter(gamma):
+def test_inclusive_window_equals_the_authors_loop_where_their_dt_cannot_matter(kernels, gamma):
     spikes = firing_from_the_start(12, (8, 5, 5), seed=1)
     assert 0 < spikes.mean() < 1 and spikes[-1].sum() > 0  # non-trivial trains, late spikes too
     theirs = authors_maps(spikes, gamma)
@@ -81,7 +74,7 @@ def test_inclusive_window_equals_the_authors_loop_where_their_dt_cannot_matter(g
     assert not torch.allclose(spike_activation_map(spikes, gamma)[:, 0].double(), theirs)
 
 
-def test_where_the_authors_dt_matters_we_follow_the_formula():
+def test_where_the_authors_dt_matters_we_follow_the_formula(kernels):
     gamma = 0.5
     # one neuron, silent at 0, 1, 3; spikes at 2 and 4
     spikes = torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0]).reshape(5, 1, 1, 1, 1)
@@ -104,7 +97,7 @@ def test_where_the_authors_dt_matters_we_follow_the_formula():
     assert ours_late.item() == pytest.approx(1.0)
 
 
-def test_hand_computed_inclusive_example():
+def test_hand_computed_inclusive_example(kernels):
     # one neuron spiking at t = 0, 1, 3: each step adds its own spike (exp(0) = 1)
     d = math.exp(-0.5)
     spikes = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0]).reshape(5, 1, 1, 1, 1)
@@ -126,7 +119,7 @@ shapes = st.tuples(
 
 @settings(max_examples=40, deadline=None)
 @given(shape=shapes, gamma=gammas, window=windows, data=st.data())
-def test_both_windows_match_the_literal_sum(shape, gamma, window, data):
+def test_both_windows_match_the_literal_sum(kernels, shape, gamma, window, data):
     values = st.sampled_from([0.0, 0.0, 0.0, 1.0, 1.0, 0.25, 2.5, -0.5])
     graded = torch.from_numpy(data.draw(arrays(np.float64, shape, elements=values)))
     binary = (graded != 0).float()
@@ -145,7 +138,7 @@ def test_both_windows_match_the_literal_sum(shape, gamma, window, data):
 
 
 @pytest.mark.parametrize("binary", [False, True])
-def test_inclusive_scores_buffers_and_chunks(binary):
+def test_inclusive_scores_buffers_and_chunks(kernels, binary):
     spikes = (torch.rand(9, 2, 5, 3) < 0.4).float()  # no spatial axes: per-neuron scores
     n = literal_neuronal_contribution(spikes, 0.5, "inclusive")
     out, scores = torch.zeros(9, 2, 3), torch.ones(2, 5, 3)
