@@ -2,11 +2,9 @@
 
 import shutil
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sam_plugins.analysis import AnalysisResult
@@ -111,26 +109,3 @@ def test_report_of_a_missing_or_foreign_file(tmp_path, capsys):
     assert "not found" in one_line_error(["report", str(tmp_path / "none.h5")], capsys)
     (tmp_path / "x.h5").write_text("text")
     assert "as HDF5" in one_line_error(["report", str(tmp_path / "x.h5")], capsys)
-
-
-def test_nproc_2_gives_the_single_process_file(data, tmp_path):
-    common = ["--limit", "10", "--batch-size", "3", "--save-maps", "--no-report"]
-    one = subprocess.run(
-        [EXE, *analyze(data, tmp_path / "one.h5", *common)], capture_output=True, timeout=120
-    )
-    assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run(
-        [EXE, *analyze(data, tmp_path / "two.h5", *common, "--nproc", "2")],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert two.returncode == 0, two.stderr[-3000:]
-    assert two.stdout.count("analysed 10 samples") == 1  # rank 0 reports, once
-    a, b = AnalysisResult(tmp_path / "one.h5"), AnalysisResult(tmp_path / "two.h5")
-    assert a.identity == b.identity
-    np.testing.assert_array_equal(a.predictions, b.predictions)
-    for layer in a.layers:
-        np.testing.assert_array_equal(a.sample_profiles(layer), b.sample_profiles(layer))
-        np.testing.assert_allclose(a.firing_rate(layer), b.firing_rate(layer), rtol=1e-9)
-        if a.has_maps(layer):
-            np.testing.assert_array_equal(a.sample_maps(layer), b.sample_maps(layer))
-            np.testing.assert_allclose(a.mean_maps(layer), b.mean_maps(layer), rtol=1e-9)
