@@ -40,9 +40,19 @@ def forward_pass(net: nn.Module, bins: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("examples/output/shd"))
-    parser.add_argument("--data", type=Path, default=Path("examples/output/shd-data"))
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("examples/output/shd"),
+        help="folder for the weights, one recording, the report and the analysis",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("examples/output/shd-data"),
+        help="folder of the emulated SHD files (written once, in tonic's layout)",
+    )
     parser.add_argument("--epochs", type=int, default=4, help="training epochs (seeded)")
     args = parser.parse_args()
     torch.manual_seed(0)

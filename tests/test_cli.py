@@ -67,7 +67,7 @@ def test_every_command_has_help():
 
 def test_demo_writes_report_pngs_and_gifs(demo_report, capsys):
     names = {p.name for p in demo_report.iterdir()}
-    layers = ["1", "3"]  # the two convolutional Leaky layers have maps; the output layer not
+    layers = ["1", "3"]  # the convolutional layers' overlays; the output layer's is a raster
     expected = {"report.html"} | {f"sample_{n}.png" for n in range(2)}
     expected |= {f"sample_{n}_layer_{layer}.gif" for n in range(2) for layer in layers}
     assert expected <= names
@@ -78,8 +78,9 @@ def test_demo_writes_report_pngs_and_gifs(demo_report, capsys):
     html = (demo_report / "report.html").read_text()
     assert not re.search(r"(src|href)=[\"']?(https?:|//)", html)  # opens without a network
     assert re.findall(r"<h2>sample 0, label (\d), predicted (\d)</h2>", html)
-    # the output layer is listed, with why it has no panel
-    assert "6 (Leaky) (no map: no spatial layout; see the profile)" in html
+    # the output layer (Linear-fed: one place per neuron) is drawn as a neuron x time raster
+    assert "6 (Leaky) (neuron x time raster)" in html
+    assert len(re.findall(r'<figure class="raster">.*?layer 6 \(Leaky\) raster', html)) == 6
 
 
 def test_shipped_demo_weights_classify_the_emulated_digits(tmp_path):

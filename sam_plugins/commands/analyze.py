@@ -95,7 +95,7 @@ def _analyze(args: argparse.Namespace) -> None:
 
     from sam_plugins.analysis.report import write_analysis_report
     from sam_plugins.analysis.runner import analyze_dataset, prepare_analysis
-    from sam_plugins.analysis.store import AnalysisError
+    from sam_plugins.analysis.store import AnalysisError, check_output
 
     for flag, value in (("--limit", args.limit), ("--nproc", args.nproc)):
         if value is not None and value < 1:
@@ -104,6 +104,11 @@ def _analyze(args: argparse.Namespace) -> None:
         if value < 1:
             raise CLIError(f"{flag} must be at least 1, found {value}")
     writable_file(args.out)  # before the long work, not at its end
+    if args.out.exists():  # another file there is refused before any data is emulated
+        try:
+            check_output(args.out)
+        except AnalysisError as exc:
+            raise CLIError(str(exc)) from None
     if args.report is not None:
         writable_folder(args.report, "--report")
     launch = args.nproc > 1 and not _distributed()

@@ -70,8 +70,8 @@ def test_other_settings_name_the_flag_to_start_over(data, tmp_path, capsys):
         (["--out", "{txt}"], "is not a sam-plugins analysis file"),
         (["--out", "{txt}/a.h5"], "cannot create the folder"),
         (["--layers", "nope"], "nope"),
-        (["--out", "/proc/a.h5"], "cannot write /proc/a.h5.lock"),  # refuses root too
-        (["--out", "/proc/sam-plugins/a.h5"], "cannot create the folder"),
+        (["--out", "/proc/a.h5"], "--out /proc/a.h5: cannot write in /proc"),  # root too
+        (["--out", "/proc/sam-plugins/a.h5"], "--out /proc/sam-plugins/a.h5: cannot write"),
         (["--dataset", "numpy:ones"], "no installed reader opens numpy:ones"),
         (["plain_snn:broken_factory"], "plain_snn:broken_factory failed to build the model"),
     ],

@@ -40,9 +40,9 @@ def test_the_page_is_one_file_and_escapes_names(report):
     images = re.findall(r"src='([^']+)'", text)
     assert all(png(uri).format == "PNG" for uri in images)  # every image inside the page
     assert [p.name for p in page.parent.iterdir()] == ["report.html"]  # no PNGs unasked
-    # per layer: maps (lif1, lif2; lif3 is a Linear layer without them), profile, rate, ISI,
-    # and the standouts' own maps of the spatial layers; the confusion matrix
-    assert len(images) == 2 + 3 * 3 + 2 * 3 + 1
+    # per layer: maps (lif3, a Linear layer, as a neuron x time raster), profile, rate, ISI,
+    # and the standouts' own maps; the confusion matrix
+    assert len(images) == 3 + 3 * 3 + 3 * 3 + 1
     assert "time bin 0 is empty: SAM counts a neuron's earlier spikes" in text
 
 
@@ -51,8 +51,12 @@ def test_pngs_on_request_are_named_as_the_page_names_the_layers(tmp_path):
     page = write_analysis_report(result, tmp_path / "out", pngs=True)
     names = sorted(p.name for p in page.parent.glob("*.png"))
     assert names == sorted(
-        ["confusion.png", "layer-lif1-maps.png"]
-        + [f"layer-{n}-{k}.png" for n in ("lif1", "lif3") for k in ("profile", "rate", "isi")]
+        ["confusion.png"]
+        + [
+            f"layer-{n}-{k}.png"
+            for n in ("lif1", "lif3")
+            for k in ("maps", "profile", "rate", "isi")
+        ]
     )
     uris = re.findall(r"src='([^']+)'", page.read_text())
     assert (

@@ -176,7 +176,11 @@ def test_training_is_bit_identical_and_sam_reaches_tensorboard(tmp_path):
 
     events = EventAccumulator(logger.log_dir, size_guidance={"images": 0, "scalars": 0})
     events.Reload()
-    assert set(events.Tags()["images"]) == {"sam/net.1/sum/sample_0", "sam/net.1/steps/sample_0"}
+    assert set(events.Tags()["images"]) == {
+        "sam/net.1/sum/sample_0",
+        "sam/net.1/steps/sample_0",
+        "sam/net.6/neuron_time/sample_0",  # the Linear layer's neuron x time image
+    }
     summed = events.Images("sam/net.1/sum/sample_0")
     assert [(e.step, e.width, e.height) for e in summed] == [(3, 6, 6), (6, 6, 6)]  # global steps
     (_, last) = events.Scalars("sam/net.1/mass")
@@ -207,7 +211,10 @@ def test_log_image_loggers_and_one_warning_for_others(tmp_path):
     assert len(mine) == 1  # two epochs, one warning
 
     keys = sorted({key for key, _, _ in images.images})
-    assert keys == [f"sam/net.1/{kind}/sample_{b}" for kind in ("steps", "sum") for b in (0, 1)]
+    assert keys == [
+        *(f"sam/net.1/{kind}/sample_{b}" for kind in ("steps", "sum") for b in (0, 1)),
+        *(f"sam/net.6/neuron_time/sample_{b}" for b in (0, 1)),
+    ]
     shapes = {(key, step, imgs[0].shape) for key, step, imgs in images.images}
     assert ("sam/net.1/sum/sample_1", 6, (12, 12, 3)) in shapes
     assert ("sam/net.1/steps/sample_0", 3, (12, T * 12 + T - 1, 3)) in shapes

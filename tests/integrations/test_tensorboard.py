@@ -26,7 +26,7 @@ def jet(value: float) -> np.ndarray:
 
 
 def conv_net() -> nn.Sequential:
-    """Conv2d -> Leaky (maps [T, B, 8, 8]), Linear -> Leaky (scores only)."""
+    """Conv2d -> Leaky (maps [T, B, 8, 8]), Linear -> Leaky (maps [T, B, N])."""
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Conv2d(2, 4, 3, padding=1),
@@ -55,7 +55,7 @@ def conv_result():
     x = (torch.rand(T, B, 2, 8, 8) < 0.4).float()
     result = explain(conv_net(), x)
     assert result["1"].maps.sum() > 0 and result["4"].profile.sum() > 0
-    assert result["4"].maps is None  # 2-D map; Linear: scores
+    assert result["4"].maps.dim() == 3  # Linear: one place per neuron, [T, B, N]
     return result
 
 
@@ -66,7 +66,13 @@ def test_log_sam_defaults_written_and_read_back(conv_result, tmp_path):
     writer.close()
     events = read_back(tmp_path)
 
-    assert sorted(events.Tags()["images"]) == ["sam/1/steps/sample_0", "sam/1/sum/sample_0"]
+    assert sorted(events.Tags()["images"]) == [
+        "sam/1/steps/sample_0",
+        "sam/1/sum/sample_0",
+        "sam/4/neuron_time/sample_0",  # the Linear layer: neuron x time
+    ]
+    (raster,) = events.Images("sam/4/neuron_time/sample_0")
+    assert (raster.width, raster.height) == (T, conv_result["4"].maps.shape[2])
     summed = events.Images("sam/1/sum/sample_0")
     assert [(e.step, e.width, e.height) for e in summed] == [(3, 8, 8)]
     strip = events.Images("sam/1/steps/sample_0")
@@ -112,7 +118,12 @@ def test_log_sam_samples_size_and_steps_over_epochs(conv_result, tmp_path):
         log_sam(writer, conv_result, epoch, samples=[0, 2], size=(16, 24), per_step=False)
     writer.close()
     events = read_back(tmp_path)
-    assert sorted(events.Tags()["images"]) == ["sam/1/sum/sample_0", "sam/1/sum/sample_2"]
+    assert sorted(events.Tags()["images"]) == [
+        "sam/1/sum/sample_0",
+        "sam/1/sum/sample_2",
+        "sam/4/neuron_time/sample_0",
+        "sam/4/neuron_time/sample_2",
+    ]
     assert [(e.step, e.width, e.height) for e in events.Images("sam/1/sum/sample_2")] == [
         (0, 24, 16),
         (1, 24, 16),

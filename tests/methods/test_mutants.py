@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from sam_plugins import SpikeActivationMap, SpikeCount
-from sam_plugins.methods.base import check_inputs
+from sam_plugins.methods.base import check_inputs, maps_result
 from sam_plugins.methods.captum import CaptumMethod
 
 
@@ -36,8 +36,8 @@ def test_bad_inputs_word_for_word():
         "inputs must be a tensor shaped [T, B, ...] (time first), found (3,)"
     )
     assert message(ValueError, lambda: check_inputs(torch.zeros(0, 2, 3))) == (
-        "inputs must have at least one time step and one sample ([T, B, ...] with T, B >= 1), "
-        "found shape (0, 2, 3)"
+        "inputs have T = 0 (no time steps): shape (0, 2, 3); expected [T, B, ...] with at least "
+        "one time step and one sample"
     )
     one, two = torch.zeros(2, 1, 3), torch.zeros(2, 1, 3)
     one[0, 0, 0] = two[0, 0, 0] = float("nan")
@@ -52,8 +52,11 @@ def test_bad_inputs_word_for_word():
 
 def test_the_methods_errors_word_for_word():
     flat = nn.Sequential(Emit(torch.zeros(2, 1, 3)))
-    spike_count = SpikeCount(flat, ["0"], step_mode="multi")
-    assert message(ValueError, lambda: spike_count.attribute(torch.zeros(2, 1, 3))) == (
+    # spike maps of a layer without a layout: one place per neuron, [T, B, N]
+    assert SpikeCount(flat, ["0"], step_mode="multi").attribute(torch.zeros(2, 1, 3))[
+        "0"
+    ].maps.shape == (2, 1, 3)
+    assert message(ValueError, lambda: maps_result({}, "SNN Grad-CAM", None)) == (
         "none of the explained layers has a spatial layout ([T, B, C, H, W] spikes), so there "
         "is no map to make; choose convolutional neuron layers"
     )

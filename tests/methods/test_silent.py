@@ -3,6 +3,7 @@ from the API, one ``note:`` line on the command line, "no spikes" on its report 
 of showing an all-blank map; each layer's spikes per sample are in ``LayerSAM.spike_count``.
 An all-zero model output reads "no prediction (all outputs zero)", not "predicted 0"."""
 
+import re
 import warnings
 
 import numpy as np
@@ -111,9 +112,10 @@ def test_command_line_notes_a_silent_layer_in_one_line(tmp_path, capsys):
         "note: layer 'lif2' (PlainLIF) emitted no spike over the whole input "
         "(T=4, B=2): its maps are all zero",
         "note: layer 'lif3' (PlainLIF) emitted no spike over the whole input "
-        "(T=4, B=2): its scores are all zero",
+        "(T=4, B=2): its maps are all zero",
     ], out + err
     assert "Warning" not in err, err
     page = (tmp_path / "o" / "report.html").read_text()
-    assert page.count("no spikes") == 2  # lif2's panel of each sample; lif3 has no map
+    # lif2's panel and lif3's raster (a Linear layer: neuron x time), in each of 2 samples
+    assert len(re.findall(r"<figcaption>[^<]*, no spikes", page)) == 4
     assert "no prediction (all outputs zero)" in page and "predicted 0" not in page
