@@ -1,3 +1,5 @@
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -156,3 +158,34 @@ def jelly_net():
         net[0].weight.mul_(3)
         net[3].weight.mul_(3)
     return net
+
+
+CHROMIUM = next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
+    None,
+)
+BROWSER_MISSING = (
+    None if CHROMIUM and shutil.which("chromedriver") else "no Chromium + chromedriver installed"
+)
+needs_browser = pytest.mark.skipif(  # under CI (CI=true: .ci/run installs it) see `browser`
+    BROWSER_MISSING is not None and os.environ.get("CI") != "true", reason=str(BROWSER_MISSING)
+)
+"""Mark of the tests that drive headless Chromium: skipped where no browser is installed, except
+under CI, where the `browser` fixture fails them instead."""
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium driven by Selenium (Debian's chromium and chromium-driver)."""
+    if BROWSER_MISSING:
+        pytest.fail(f"CI=true but {BROWSER_MISSING}: the browser tests must run in CI")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()

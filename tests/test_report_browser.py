@@ -4,43 +4,16 @@ Skips only where no Chromium and chromedriver are installed (Debian: apt install
 chromium-driver), and never under CI (CI=true, where .ci/run installs them): there it fails.
 """
 
-import os
-import shutil
 import time
 
-import pytest
 import torch
+from conftest import needs_browser
 from plain_snn import ConvSNN
 
 from sam_plugins import explain
 from sam_plugins.report import write_report
 
-CHROMIUM = next(
-    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-    None,
-)
-DRIVER = shutil.which("chromedriver")
-MISSING = None if CHROMIUM and DRIVER else "no Chromium + chromedriver installed"
-# under CI (.ci/run installs the browser) a missing browser fails the tests: see `browser`
-pytestmark = pytest.mark.skipif(
-    MISSING is not None and os.environ.get("CI") != "true", reason=str(MISSING)
-)
-
-
-@pytest.fixture
-def browser():
-    if MISSING:
-        pytest.fail(f"CI=true but {MISSING}: the browser tests must run in CI")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    yield driver
-    driver.quit()
+pytestmark = needs_browser
 
 
 def test_slider_and_play_button_change_the_shown_maps(tmp_path, browser):

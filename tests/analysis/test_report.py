@@ -3,13 +3,12 @@ without a 2-D layout, and the page in headless Chromium."""
 
 import base64
 import io
-import os
 import re
-import shutil
 
 import pytest
 import torch
 from analysis_data import Frames, analyse
+from conftest import needs_browser
 from PIL import Image
 from plain_snn import PlainLIF
 
@@ -90,45 +89,22 @@ def test_standouts_are_the_extremes(report):
     )
 
 
-CHROMIUM = next(
-    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-    None,
-)
-
-
-MISSING = None if CHROMIUM and shutil.which("chromedriver") else "no Chromium + chromedriver"
-
-
-@pytest.mark.skipif(  # under CI (CI=true, .ci/run installs it) a missing browser fails
-    MISSING is not None and os.environ.get("CI") != "true", reason=str(MISSING)
-)
-def test_the_page_in_headless_chromium(report):
-    if MISSING:
-        pytest.fail(f"CI=true but {MISSING}: the browser tests must run in CI")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+@needs_browser
+def test_the_page_in_headless_chromium(report, browser):
     from selenium.webdriver.common.by import By
 
     _, page = report
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    try:
-        browser.get(page.as_uri())
-        assert browser.title == "<script>x()</script>"  # shown as text, not run
-        images = browser.find_elements(By.TAG_NAME, "img")
-        assert len(images) > 10
-        for image in images:  # every image inside the page, decoded
-            assert browser.execute_script("return arguments[0].naturalWidth", image) > 100
-        layers = browser.find_elements(By.CSS_SELECTOR, "section.layer h2")
-        assert [h.text for h in layers] == [f"layer lif{i} (PlainLIF)" for i in (1, 2, 3)]
-        cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.standout td")]
-        assert "three & <b>3</b>" in cells or EVIL[0] in cells
-        assert not browser.find_elements(By.CSS_SELECTOR, "td b, td img")  # nothing injected
-    finally:
-        browser.quit()
+    browser.get(page.as_uri())
+    assert browser.title == "<script>x()</script>"  # shown as text, not run
+    images = browser.find_elements(By.TAG_NAME, "img")
+    assert len(images) > 10
+    for image in images:  # every image inside the page, decoded
+        assert browser.execute_script("return arguments[0].naturalWidth", image) > 100
+    layers = browser.find_elements(By.CSS_SELECTOR, "section.layer h2")
+    assert [h.text for h in layers] == [f"layer lif{i} (PlainLIF)" for i in (1, 2, 3)]
+    cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.standout td")]
+    assert "three & <b>3</b>" in cells or EVIL[0] in cells
+    assert not browser.find_elements(By.CSS_SELECTOR, "td b, td img")  # nothing injected
 
 
 class Signals(torch.utils.data.Dataset):
