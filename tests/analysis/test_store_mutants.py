@@ -46,7 +46,7 @@ def test_a_settings_mismatch_is_said_key_by_key():
     found = {"gamma": 0.5, "split": "test", "window": "previous"}
     wanted = {"gamma": 0.5, "split": "train", "window": "inclusive", "bins": 3}
     assert describe_mismatch(found, wanted) == (
-        "bins: None there, 3 now, split: 'test' there, 'train' now, "
+        "bins: absent there, 3 now, split: 'test' there, 'train' now, "
         "window: 'previous' there, 'inclusive' now"
     )
 

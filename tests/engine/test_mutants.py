@@ -69,8 +69,8 @@ def test_the_recorders_shape_errors_word_for_word():
     )
     _, layer = recorded(torch.zeros(2, 0, 3))
     assert message(SpikeShapeError, lambda: layer(None)) == (
-        "layer 'lif': spikes of shape (2, 0, 3) ([steps, batch, ...]) hold no values: every "
-        "call needs at least one step, one sample and one neuron"
+        "layer 'lif': spikes of shape (2, 0, 3) ([steps, batch, ...]) hold no values, B = 0 "
+        "(no samples): every call needs at least one step, one sample and one neuron"
     )
     recorder, layer = recorded(torch.zeros(2, 1, 3))
     layer(None)
@@ -118,11 +118,8 @@ def test_the_engines_errors_word_for_word():
     assert message(ValueError, lambda: neuronal_contribution(torch.zeros(3))) == (
         "spikes must be shaped [steps, batch, ...], found shape (3,)"
     )
-    assert message(ValueError, lambda: spike_activation_map(torch.zeros(3, 1, 2))) == (
-        "spike_activation_map needs spikes shaped [T, B, C, H, W] (channels and at least one "
-        "spatial axis), found shape (3, 1, 2); use neuronal_contribution for layers without "
-        "spatial layout"
-    )
+    # [T, B, N] spikes (a layer without a layout) give [T, B, N] maps: one place per neuron
+    assert spike_activation_map(torch.zeros(3, 1, 2)).shape == (3, 1, 2)
     complex_spikes = torch.zeros(3, 1, 2, 2, dtype=torch.complex64)
     assert message(ValueError, lambda: spike_activation_map(complex_spikes)) == (
         "spikes must be real, found torch.complex64"
