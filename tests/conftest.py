@@ -10,6 +10,18 @@ from sam_plugins import SpikeActivationMap
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+if "PYTEST_XDIST_WORKER" in os.environ:  # one of `-n N` processes: the cores shared, not each
+    THREADS = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    torch.set_num_threads(int(THREADS))
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(variable, THREADS)  # the tests' subprocesses too
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (pyproject.toml): one test process per core, at most 4 (each holds torch, and
+    several tests start processes of their own)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
 
 @pytest.fixture(autouse=True)
 def _seed():

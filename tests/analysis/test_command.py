@@ -15,7 +15,13 @@ EXE = shutil.which("sam-plugins", path=str(Path(sys.executable).parent))
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return tmp_path_factory.mktemp("digits")
+    """The emulated test digits, made here: no test depends on running after another one that
+    made them (the first command to need them says so on stderr)."""
+    from sam_plugins_demo import EmulatedDigits
+
+    folder = tmp_path_factory.mktemp("digits")
+    EmulatedDigits(str(folder), train=False)
+    return folder
 
 
 def analyze(data, out, *more):
