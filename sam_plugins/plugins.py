@@ -33,7 +33,6 @@ from torch import Tensor, nn
 
 ENTRY_POINT_GROUP = "sam_plugins.adapters"
 READERS_GROUP = "sam_plugins.readers"
-COMMANDS_GROUP = "sam_plugins.commands"
 StepMode = Literal["single", "multi"]
 Runner = Callable[[nn.Module, Tensor], Any]
 """run(model, inputs [T, B, ...]) -> outputs: how a model is run over a sequence."""
