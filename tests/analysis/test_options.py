@@ -2,6 +2,7 @@
 check for every setting, the merge's missing-part error, and `num_workers=` / `predict=`."""
 
 import json
+import os
 import socket
 
 import h5py
@@ -131,3 +132,18 @@ def test_split_train_reads_the_training_split(tmp_path, capsys, monkeypatch):
     result = AnalysisResult(tmp_path / "a.h5")
     assert result.identity["split"] == "train" and result.done == 4
     assert (result.targets == 0).all()  # tonic lists the Train/0 folder first
+
+
+def test_pngs_writes_the_report_figures_beside_the_page(data, tmp_path, capsys):
+    """`analyze --pngs` as typed (with its default report folder): the page and, beside it, a
+    PNG per figure, as `report --pngs` writes them."""
+    argv = ["analyze", "--data", str(data), "--out", str(tmp_path / "a.h5"), "--limit", "6"]
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main([*argv, "--pngs"]) == 0, capsys.readouterr().err
+    finally:
+        os.chdir(here)
+    written = sorted(p.name for p in (tmp_path / "sam-analysis").iterdir())
+    figures = [f"layer-{k}-{f}.png" for k in (1, 3, 6) for f in ("isi", "maps", "profile", "rate")]
+    assert written == sorted(["confusion.png", *figures, "report.html"])
