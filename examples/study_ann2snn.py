@@ -101,7 +101,10 @@ def main() -> None:
     for name, net in models.items():
         acc = accuracy(net, repeat(test_x), test_y, run_snn)
         result = explain(net, repeat(test_x), run=run_snn, keep_spikes=True)
-        conv_layers = [n for n in result if result[n].maps is not None][:2]
+        # the two conv layers' neurons: the layers with maps [T, B, H, W] (the output layer's
+        # are [T, B, classes])
+        conv_layers = [n for n in result if getattr(result[n].maps, "ndim", 0) == 4]
+        assert len(conv_layers) == 2, f"expected 2 conv layers with maps, found {conv_layers}"
         for depth, layer_name in enumerate(conv_layers, 1):
             rate = result[layer_name].spikes.float().mean()
             curve = profile(result, layer_name)
