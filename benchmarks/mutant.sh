@@ -13,7 +13,8 @@ WORK=${MUTATION_DIR:-/tmp/sam-plugins-mutation}
 name=$1
 shift
 tests=()
-for t in "$@"; do [[ $t == -* || $t == /* ]] && tests+=("$t") || tests+=("$ROOT/$t"); done
+# paths of the checkout made absolute (pytest runs from the mutants/ folder); options as given
+for t in "$@"; do [[ -e $ROOT/${t%%::*} && $t != /* ]] && tests+=("$ROOT/$t") || tests+=("$t"); done
 cd "$WORK/mutants"  # first on sys.path: the mutated sam_plugins, not the checkout's
 MUTANT_UNDER_TEST=$name exec python -m pytest -c "$ROOT/pyproject.toml" --rootdir "$ROOT" \
     -n 0 -p no:cacheprovider -q -x "${tests[@]}"

@@ -4,7 +4,8 @@
 # sam_plugins/analysis/store.py, each mutant checked by the tests that reach it among
 # the [tool.mutmut] test selection of pyproject.toml (not the whole suite). Not run in CI.
 #
-#   benchmarks/mutation.sh                      # every mutant (hours on 2 busy cores)
+#   benchmarks/mutation.sh                      # every mutant (about 2 h on 2 cores)
+#   benchmarks/mutation.sh NAME...              # these mutants again (after new tests)
 #   benchmarks/mutation.sh 'sam_plugins.recorder*' 'sam_plugins.engine*'   # some modules
 #   MUTATION_SAMPLE=20 MUTATION_SEED=0 benchmarks/mutation.sh   # 20 per module group, seeded
 #   MUTATION_JOBS=2 MUTATION_NICE=10 ...   # workers, niceness (default 1 worker at nice 19)

@@ -13,8 +13,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 if "PYTEST_XDIST_WORKER" in os.environ:  # one of `-n N` processes: the cores shared, not each
     THREADS = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
     torch.set_num_threads(int(THREADS))
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(variable, THREADS)  # the tests' subprocesses too
+    # the tests' subprocesses too (not NUMBA_NUM_THREADS: numba reads it again at each compile
+    # and refuses a value other than its running pool's)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, THREADS)
 
 
 def pytest_xdist_auto_num_workers(config):

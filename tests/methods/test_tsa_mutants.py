@@ -321,3 +321,22 @@ def test_tsa_maps_keep_float64_precision():
                         0.7 ** (steps - t) * float(weight[c, i]) * float(probs[b, c])
                     )
     torch.testing.assert_close(maps, expected, rtol=1e-13, atol=0)
+
+
+def test_decay_read_from_the_neurons_in_float64_and_from_if_neurons(case):
+    """The decay read from the neurons is exact in float64 (beta 0.9, SpikingJelly tau 3:
+    1 - 1/3), a beta of 0 is refused (no memory: the formula's base must be positive), and
+    SpikingJelly's IF neurons (no leak) count with decay 1."""
+    from spikingjelly.activation_based import neuron
+
+    x, w0, w1 = case
+    assert TemporalSpikeAttribution(chain(w0, w1, Fire(beta=0.9)), ["1", "3"]).decay == 0.9
+    lif = chain(w0, w1, neuron.LIFNode(tau=3.0), neuron.LIFNode(tau=3.0))
+    assert TemporalSpikeAttribution(lif, ["1", "3"]).decay == 1 - 1 / 3
+    if_net = chain(w0, w1, neuron.IFNode(), neuron.IFNode())
+    assert TemporalSpikeAttribution(if_net, ["1", "3"]).decay == 1.0
+    net = chain(w0, w1, Fire(beta=0.0), Fire(beta=0.5))
+    assert message(ValueError, lambda: TemporalSpikeAttribution(net, ["1", "3"])) == (
+        "cannot read one membrane decay in (0, 1] from Fire (beta or tau); pass decay= to "
+        "TemporalSpikeAttribution"
+    )
