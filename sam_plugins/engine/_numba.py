@@ -28,7 +28,7 @@ largest value for ~1.1-1.2x."""
 
 
 @numba.njit(parallel=True, cache=True)
-def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts):  # pragma: no cover
+def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts, fired):  # pragma: no cover
     steps, batch, channels, length = spikes.shape
     spans = (length + SPAN - 1) // SPAN
     for item in numba.prange(batch * spans):
@@ -38,6 +38,7 @@ def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts):  # pra
         total, part = totals[item, :n], parts[item, :n]
         for t in range(steps):
             total[:] = 0.0
+            count = 0  # spikes of this sample and span at step t, counted in the same pass
             for block in range(0, channels, CHANNEL_BLOCK):
                 part[:] = 0.0
                 for c in range(block, min(block + CHANNEL_BLOCK, channels)):
@@ -46,8 +47,10 @@ def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts):  # pra
                     if scores is None:  # numba compiles this case without the branch
                         for i in range(n):
                             w = decay * p[i]  # N[t] over t' < t
+                            f = s[i] != 0
                             part[i] += (w + inclusive) * s[i]
-                            p[i] = w + (s[i] != 0)
+                            p[i] = w + f
+                            count += f
                     else:
                         kept = scores[b, c, first : first + n]
                         for i in range(n):
@@ -55,10 +58,13 @@ def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts):  # pra
                             x = (w + inclusive) * s[i]
                             part[i] += x
                             kept[i] += x
-                            p[i] = w + (s[i] != 0)
+                            f = s[i] != 0
+                            p[i] = w + f
+                            count += f
                 for i in range(n):
                     total[i] += part[i]
             maps[t, b, first : first + n] = total
+            fired[t, item] = count
 
 
 def sam_steps(
@@ -68,15 +74,20 @@ def sam_steps(
     scores: Tensor | None,
     decay: float,
     inclusive: bool = False,
+    fired: Tensor | None = None,
 ) -> None:
     """Advance `state` P [B, C, *spatial] in place over `spikes` [T, B, C, *spatial], write the
     maps sum_c N * S into `maps` [T, B, *spatial] and add sum_t N * S to `scores`
     [B, C, *spatial] (unless None), where N = decay * P (window t' < t), plus [S != 0] if
-    `inclusive` (window t' <= t). Contiguous CPU tensors of one floating dtype."""
+    `inclusive` (window t' <= t); write the spikes (non-zero values) per step and sample into
+    `fired` [T, B] (int64, unless None), counted in the same pass. Contiguous CPU tensors of
+    one floating dtype."""
     steps, batch, channels = spikes.shape[:3]
     p = state.numpy()
     length = spikes[0, 0, 0].numel()
-    totals, parts = _scratch(batch * -(-length // SPAN), min(SPAN, length), p.dtype)
+    spans = -(-length // SPAN)
+    totals, parts = _scratch(batch * spans, min(SPAN, length), p.dtype)
+    counts = _scratch_counts(steps, batch * spans)
     _steps(
         p.reshape(batch, channels, -1),
         (spikes.detach() if spikes.requires_grad else spikes)
@@ -88,7 +99,10 @@ def sam_steps(
         p.dtype.type(inclusive),
         totals,
         parts,
+        counts,
     )
+    if fired is not None:
+        fired.numpy()[:] = counts.reshape(steps, batch, spans).sum(2)
 
 
 _local = threading.local()
@@ -106,6 +120,15 @@ def _scratch(items: int, width: int, dtype: np.dtype) -> tuple[np.ndarray, np.nd
     if totals is None or totals.size < need:
         totals, parts = kept[dtype] = np.empty(need, np.float64), np.empty(need, dtype)
     return totals[:need].reshape(items, width), parts[:need].reshape(items, width)
+
+
+def _scratch_counts(steps: int, items: int) -> np.ndarray:
+    """The kernel's spike counts per step and work item [steps, items] (int64), reused."""
+    kept = _local.__dict__
+    counts = kept.get("counts")
+    if counts is None or counts.size < steps * items:
+        counts = kept["counts"] = np.empty(steps * items, np.int64)
+    return counts[: steps * items].reshape(steps, items)
 
 
 @numba.njit(parallel=True, cache=True)

@@ -32,10 +32,11 @@ class TorchBackend:
         scores: Tensor | None,
         decay: float,
         inclusive: bool = False,
+        fired: Tensor | None = None,
     ) -> bool:
-        """Advance the SAM state over `spikes` writing `maps` (and `scores`), with the window
-        t' <= t if `inclusive` else t' < t, if this backend takes these tensors; return
-        whether it did."""
+        """Advance the SAM state over `spikes` writing `maps` (and `scores`, and the spikes per
+        step and sample into `fired` [T, B]), with the window t' <= t if `inclusive` else
+        t' < t, if this backend takes these tensors; return whether it did."""
         return False
 
     def census(self, spikes: Tensor, graded: bool) -> tuple[int, int] | None:
@@ -54,11 +55,11 @@ class NumbaBackend(TorchBackend):
 
         self._kernels = _numba
 
-    def sam_steps(self, state, spikes, maps, scores, decay, inclusive=False) -> bool:
-        tensors = (state, spikes, maps) if scores is None else (state, spikes, maps, scores)
+    def sam_steps(self, state, spikes, maps, scores, decay, inclusive=False, fired=None) -> bool:
+        tensors = [t for t in (state, spikes, maps, scores, fired) if t is not None]
         if not all(t.is_cpu and t.is_contiguous() for t in tensors):
             return False
-        self._kernels.sam_steps(state, spikes, maps, scores, decay, inclusive)
+        self._kernels.sam_steps(state, spikes, maps, scores, decay, inclusive, fired)
         return True
 
     def census(self, spikes, graded) -> tuple[int, int] | None:

@@ -173,6 +173,7 @@ class StreamingSAM:
         binary: bool = False,
         out: Tensor | None = None,
         scores: Tensor | None = None,
+        fired: Tensor | None = None,
     ) -> Tensor:
         """Advance over `spikes` [steps, B, C, *spatial] (C: the channels, or the neurons of a
         layer without spatial axes); return N * S of those steps summed over C:
@@ -183,6 +184,9 @@ class StreamingSAM:
                 (a recorder fills one buffer over many calls).
             scores: a tensor [B, C, *spatial] of the score dtype to which N * S summed over the
                 steps is added: per-neuron scores.
+            fired: an int64 tensor [steps, B] into which the spikes (non-zero values) of each
+                step and sample are written, counted while the spikes are read for the maps
+                (no pass of its own over them).
         """
         if spikes.dim() < 3:
             raise ValueError(
@@ -192,10 +196,21 @@ class StreamingSAM:
         s = self._start(spikes)
         out = _buffer("out", out, s.shape[:2] + s.shape[3:], s)
         scores = _buffer("scores", scores, s.shape[1:], s, make=False)
-        if backend.current().sam_steps(self.state, s, out, scores, self.decay, self.inclusive):
+        if fired is not None and (
+            fired.shape != s.shape[:2] or fired.dtype != torch.int64 or fired.device != s.device
+        ):
+            raise ValueError(
+                f"fired must be int64 of shape {tuple(s.shape[:2])} on {s.device}, found "
+                f"{fired.dtype} of shape {tuple(fired.shape)} on {fired.device}"
+            )
+        if backend.current().sam_steps(
+            self.state, s, out, scores, self.decay, self.inclusive, fired
+        ):
             return out
         for start, p in self._blocks(s, binary):  # N * S = decay * P * S
             block, into = s[start : start + len(p)], out[start : start + len(p)]
+            if fired is not None:  # the block is in cache now: counted before it leaves
+                fired[start : start + len(p)] = torch.count_nonzero(block.flatten(2), dim=2)
             if scores is None:  # the channel sum without the product kept (vecdot)
                 torch.linalg.vecdot(p, block, dim=2, out=into)
             else:

@@ -16,7 +16,7 @@ from ..layers import LayerSpec
 from ..plugins import Runner, StepMode
 from ..recorder import NotSpikesError, SpikeRecorder, Target
 from ..result import LayerSAM, SAMResult
-from .base import MapMethod, spike_counts, warn_silent_layers
+from .base import MapMethod, warn_silent_layers
 
 
 class SpikeActivationMap(MapMethod):
@@ -67,6 +67,10 @@ class SpikeActivationMap(MapMethod):
         self._streams = {t.name: StreamingSAM(self.gamma, window) for t in self.targets}
         self._buffers = {t.name: LayerBuffer(keep_spikes) for t in self.targets}
         self._counts: dict[str, Tensor] = {}  # per layer: spikes per sample [B]
+        self.fired: dict[str, Tensor] = {}
+        """Per layer, the spikes per step and sample [steps, B] (int64) of its latest call, as
+        SAM's pass counted them: other consumers of the recorder that run after SAM's (added
+        to ``recorder.consumers`` later) read them instead of counting the spikes again."""
 
     # --- attaching -----------------------------------------------------------------------
     def attach(self) -> SpikeActivationMap:
@@ -95,9 +99,11 @@ class SpikeActivationMap(MapMethod):
         self._counts.clear()
 
     def _consume(self, target: Target, spikes: Tensor) -> None:
-        self._counts[target.name] = self._counts.get(target.name, 0) + spike_counts(spikes)
         out = self._buffers[target.name].room(spikes)
-        self._streams[target.name].update(as_places(spikes), not target.graded, out)
+        fired = self.fired[target.name] = spikes.new_empty(spikes.shape[:2], dtype=torch.int64)
+        self._streams[target.name].update(as_places(spikes), not target.graded, out, fired=fired)
+        count = fired.sum(0)  # spikes per sample, counted by the pass that made the maps
+        self._counts[target.name] = self._counts.get(target.name, 0) + count
 
     def result(self) -> SAMResult:
         """The SAM of everything recorded since the last reset; a `SilentLayerWarning` names
@@ -141,7 +147,26 @@ class SpikeActivationMap(MapMethod):
             )
         return SAMResult(layers, self.gamma, method=self.method, window=self.window)
 
-    def _check_maps(self, target: Target, maps: Tensor) -> None:
+    def take_maps(self) -> dict[str, Tensor]:
+        """The maps [steps, B, ...] of each layer for the steps recorded since the last
+        `take_maps` (or `reset`), handed over and forgotten here; the streaming state (each
+        neuron's contribution N) is kept, so the next steps' maps go on from these: a long
+        recording explained chunk by chunk holds one chunk's maps at a time
+        (`sam_plugins.stream`). Checked as `result` checks its maps; raises if a layer recorded
+        nothing since the last take."""
+        self.recorder.verify()
+        maps = {}
+        for target in self.targets:
+            buffer = self._buffers[target.name]
+            if not buffer.recorded:
+                raise RuntimeError(f"layer {target.name!r} was not called since the last take")
+            taken, _ = buffer.take()
+            self._check_maps(target, taken, steps=self._streams[target.name].steps)
+            maps[target.name] = taken
+            buffer.reset()
+        return maps
+
+    def _check_maps(self, target: Target, maps: Tensor, steps: int | None = None) -> None:
         """NotSpikesError if a layer's maps (or per-step profile) [T, B, ...] show spikes that
         the recorder's fast path did not look at (it checks a layer's calls in full only until
         one with spikes in it passes).
@@ -163,7 +188,7 @@ class SpikeActivationMap(MapMethod):
         if target.graded:
             return
         # neurons summed into one place: the channels, or 1 where each neuron is its own place
-        steps = maps.shape[0]
+        steps = maps.shape[0] if steps is None else steps  # since the sequence began
         neurons = target.step_shape[1] if len(target.step_shape) > 2 else 1
         decay = math.exp(-self.gamma)
         per_neuron = steps if decay == 1 else (1 - decay**steps) / (1 - decay)

@@ -174,3 +174,30 @@ def test_a_broken_numba_falls_back_with_a_warning():
     done = _run_python(broken + CHECK_TORCH_PATH)
     assert done.returncode == 0, done.stderr
     assert "numba is installed but its CPU kernel cannot be used" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (7, 3, 5, 6, 4),  # small layer: blocks of steps on the torch path
+        (3, 2, 2, 70, 70),  # 4900 places per channel: the kernel splits each row in two spans
+        (5, 4, 9),  # a layer without spatial axes, [steps, B, N]
+    ],
+)
+@pytest.mark.parametrize("graded", [False, True])
+def test_spikes_per_step_and_sample_are_counted_by_the_pass_that_makes_the_maps(
+    kernels, shape, graded
+):
+    torch.manual_seed(1)
+    spikes = (torch.rand(shape) < 0.3).float()
+    if graded:  # any non-zero value is a spike, negative ones too
+        spikes = spikes * torch.randn(shape)
+    expected = (spikes != 0).flatten(2).sum(2)
+    stream, fired = StreamingSAM(0.5), torch.full(shape[:2], -1, dtype=torch.int64)
+    maps = stream.update(spikes.unsqueeze(2) if len(shape) == 3 else spikes, fired=fired)
+    assert fired.tolist() == expected.tolist()
+    torch.testing.assert_close(maps, spike_activation_map(spikes))  # counting changes no map
+    with pytest.raises(ValueError, match=r"fired must be int64 of shape \(\d+, \d+\)"):
+        StreamingSAM(0.5).update(
+            spikes[:, :, None] if len(shape) == 3 else spikes, fired=fired.float()
+        )
