@@ -7,10 +7,11 @@ whichever installed framework adapter can import them, then explained like any o
 The adapters are asked in the order of ``installed_adapters()`` (by entry-point name), or only the
 one named by ``framework=``; by default, adapters whose framework does not reproduce one of the
 graph's node kinds (`UNFAITHFUL`) are passed over, and the first whose ``import_nir`` returns a
-model (that runs the sample `inputs`, when given) wins. An adapter that cannot import NIR at all
-returns None; one that cannot import this graph raises, and its reason is reported if no adapter
-succeeds. This module imports no SNN framework, and ``nir`` only when
-called. Which framework imports what faithfully: docs/nir.md.
+model (that explains two samples of `inputs`, when given: a one-sample input is doubled, so
+that a model that drops the batch axis is passed over) wins. An adapter that cannot import NIR
+at all returns None; one that cannot import this graph raises, and its reason is reported if no
+adapter succeeds. This module imports no SNN framework, and ``nir`` only when called. Which
+framework imports what faithfully: docs/nir.md.
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ def load_nir(
             adapter whose framework imports the graph's nodes faithfully (`UNFAITHFUL`) and,
             when `inputs` are given, whose model runs them.
         adapters: the adapters to ask, in order; None: ``installed_adapters()``.
-        inputs: a sample input [T, B, ...]; each imported model is run on its first two
-            samples (a model that folds the batch axis fails with more than one).
+        inputs: a sample input [T, B, ...]; each imported model is explained on two samples
+            (the first two, or the first one twice when B is 1): a model that drops the batch
+            axis fails with two, so it is passed over even for a one-sample input.
 
     What the importers print or warn is gathered into one `NIRImportWarning`. Raises
     NIRImportError naming each adapter's reason when none could import the graph.
@@ -141,8 +143,8 @@ def load_nir(
         try:
             with _gathered(said):
                 model = adapter.import_nir(graph)
-                if model is not None and inputs is not None:
-                    _probe(adapter, model.eval(), inputs)
+            if model is not None and inputs is not None:
+                _probe(adapter, model.eval(), inputs)
         except Exception as exc:  # this framework cannot import (or run) this graph: next
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             reasons.append(f"{adapter.name}: {type(exc).__name__}: {first}")
@@ -185,13 +187,21 @@ def _gathered(said: list[str]) -> Iterator[None]:
 
 
 def _probe(adapter: Adapter, model: nn.Module, inputs: Tensor) -> None:
-    """Run `model` on the first two samples of `inputs` [T, B, ...] (raises if it cannot);
-    its state is reset before and after."""
+    """Explain two samples of `inputs` [T, B, ...] with `model` as `explain` will (the first
+    two, or the first one twice when B is 1); raises if it cannot. An importer that drops the
+    batch axis (e.g. flattens it with the features) may run one sample and then fail on every
+    layout with a batch; with two, its model fails here (a shape mismatch, or spikes without a
+    batch axis). What the model prints or warns here is hidden; its state is reset before and
+    after."""
+    from .methods import explain
+
     device = next(iter(model.parameters()), inputs).device
+    two = inputs[:, :2] if inputs.shape[1] >= 2 else torch.cat([inputs[:, :1]] * 2, 1)
     adapter.reset(model)
     try:
-        with torch.no_grad():
-            adapter.run(model, inputs[:, :2].to(device))
+        with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            explain(model, two.to(device))
     finally:
         adapter.reset(model)
 

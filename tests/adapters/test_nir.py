@@ -3,7 +3,11 @@ explained with the same spikes and so the same maps as the original. Where the f
 support differs (docs/nir.md), the tests say so: a strict xfail with the reason, or an assertion
 that the documented error is raised (either turns red when the framework changes)."""
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import nir
 import numpy as np
@@ -284,3 +288,48 @@ def test_the_frameworks_passed_over_by_default_do_change_the_spikes(frames, fram
     assert not torch.equal(out, original.outputs)
     _, chosen = load_nir(nir_exchange.export_to_nir(net, x), inputs=x)
     assert chosen != framework
+
+
+@pytest.mark.parametrize("layout", ["T, C, H, W", "T, 1, C, H, W", "events"])
+def test_a_one_sample_input_on_the_command_line_goes_to_an_importer_that_keeps_the_batch(
+    tmp_path, layout
+):
+    """Issue 33: SpikingJelly's Conv2d-LIF-Flatten-Linear-LIF exported with one sample and
+    explained on one sample went to snnTorch, whose model flattens the batch axis away (one
+    sample ran, then layer '_4' had spikes shaped (3,)); every one-sample layout now goes to
+    SpikingJelly, as [T, B, C, H, W] with B = 2 did."""
+    from sam_plugins_tonic.formats import EVENT_DTYPE
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        layer.Conv2d(2, 4, 3, padding=1),
+        neuron.LIFNode(),
+        layer.Flatten(),
+        layer.Linear(256, 3),
+        neuron.LIFNode(),
+    )
+    for p in net.parameters():
+        p.data.abs_()  # so that both layers spike
+    functional.set_step_mode(net, "m")
+    sample = (torch.rand(8, 1, 2, 8, 8) < 0.5).float() * 3  # [T, B, C, H, W], B = 1
+    nir_exchange.export_to_nir(net, sample, str(tmp_path / "model.nir"))
+    command = "sam-plugins explain model.nir --input x.npy --out out"
+    if layout == "events":  # a recording of an 8 x 8 sensor, framed into 8 bins
+        rng = np.random.default_rng(0)
+        events = np.zeros(400, EVENT_DTYPE)
+        for axis, high in (("x", 8), ("y", 8), ("p", 2)):
+            events[axis] = rng.integers(0, high, len(events))
+        events["t"] = np.sort(rng.integers(0, 8000, len(events)))
+        np.save(tmp_path / "x.npy", events)
+        command += " --sensor-size 8,8,2 --time-bins 8"
+    else:
+        np.save(tmp_path / "x.npy", (sample[:, 0] if layout == "T, C, H, W" else sample).numpy())
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the venv's first
+    done = subprocess.run(
+        command, shell=True, cwd=tmp_path, env={**os.environ, "PATH": path},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "model.nir: imported by spikingjelly" in done.stderr
+    assert "no spike" not in done.stderr  # both layers of the explained model spike
+    assert (tmp_path / "out" / "report.html").is_file()
