@@ -116,6 +116,8 @@ class InputReader:
     """
 
     name: str = "reader"
+    suffixes: tuple[str, ...] = ()
+    """The suffixes of the event files this reader opens (``.raw``, ...), for messages."""
 
     def read(
         self, path: Path, time_bins: int, sensor_size: tuple[int, int, int] | None
@@ -123,6 +125,17 @@ class InputReader:
         """Frames [T, C, H, W] (or [T, B, C, H, W]) from an input file this reader knows (an
         event recording: `time_bins` frames on a sensor of (W, H, P), None: from the file), or
         None for files it does not know. Used by ``sam-plugins explain``."""
+        return None
+
+    def open_events(self, path: Path, sensor_size: tuple[int, int, int] | None) -> Any | None:
+        """The event recording `path` as a `sam_plugins.io.events.EventStream` (its sensor
+        from the file's header, else `sensor_size` (W, H, P), else guessed from the events),
+        read in chunks as they are iterated; None for files this reader does not know."""
+        return None
+
+    def frame_stream(self, stream: Any, time_bins: int) -> Tensor | None:
+        """Frames [time_bins, P, H, W] (float32 event counts) of an `EventStream`'s events on
+        its sensor (W, H, P), or None if this reader does not frame events."""
         return None
 
     def open_dataset(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import numpy as np
 from torch import Tensor
 
 from sam_plugins import InputReader
+from sam_plugins.io.events import CHUNK_EVENTS, EventStream
 from sam_plugins.methods import NoteWarning
 
 from .events import EventError, frame_events, to_frames
@@ -36,33 +37,56 @@ class TonicReader(InputReader):
 
     name = "tonic"
 
+    suffixes = (".bin", ".npy")
+
+    def open_events(
+        self, path: Path, sensor_size: tuple[int, int, int] | None
+    ) -> EventStream | None:
+        """N-MNIST .bin files (on N-MNIST's 34x34x2 sensor unless `sensor_size` says
+        otherwise) and event .npy files (structured arrays with fields t, x, y, p: the sensor
+        read from the events unless given; or t, x, p: audio events on SHD's 700 channels).
+        The events are checked when framed (`frame_stream`: `check_events`)."""
+        if path.suffix == ".bin":
+            events = read_nmnist_bin(path)
+            return EventStream(tuple(sensor_size or NMNIST_SENSOR), False, [events], path)
+        if path.suffix != ".npy":
+            return None
+        events = np.load(path, mmap_mode="r", allow_pickle=False)
+        if events.dtype.names is None:
+            return None  # frames: the core reads them
+        names = set(events.dtype.names)
+        if "y" not in names and {"t", "x", "p"} <= names and events.ndim == 1:
+            from .audio import SENSOR_SIZE, is_audio_sensor, with_row
+
+            sensor = sensor_size or SENSOR_SIZE
+            _check_audio(path, events, sensor, is_audio_sensor)
+            return EventStream(tuple(sensor), False, _chunks(events, with_row), path)
+        missing = {"x", "y", "t", "p"} - names
+        if missing or events.ndim != 1 or not len(events):
+            raise EventError(
+                f"{path}: expected a non-empty 1-D event array with fields x, y, t, p, found "
+                f"fields {events.dtype.names} and shape {events.shape}"
+            )
+        sensor = sensor_size or _sensor_of(path, events)
+        return EventStream(tuple(sensor), sensor_size is None, _chunks(events), path)
+
+    def frame_stream(self, stream: EventStream, time_bins: int) -> Tensor:
+        """Frames [time_bins, P, H, W] of the stream's events on its sensor (`frame_events`:
+        tonic's bins, every event counted), all chunks read (the bins span the recording)."""
+        chunks = list(stream.chunks)
+        events = np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+        try:
+            return frame_events(events, stream.sensor_size, n_time_bins=time_bins).frames
+        except EventError as exc:
+            flag = "outside the sensor" in str(exc) and "--sensor-size" not in str(exc)
+            flag_text = " (give the sensor with --sensor-size W,H,P, or sensor_size=)"
+            raise EventError(f"{stream.path}: {exc}{flag_text if flag else ''}") from None
+
     def read(
         self, path: Path, time_bins: int, sensor_size: tuple[int, int, int] | None
     ) -> Tensor | None:
-        if path.suffix == ".bin":
-            events = read_nmnist_bin(path)
-            sensor = sensor_size or NMNIST_SENSOR
-        elif path.suffix == ".npy":
-            events = np.load(path, allow_pickle=False)
-            if events.dtype.names is None:
-                return None
-            if "y" not in events.dtype.names and {"t", "x", "p"} <= set(events.dtype.names):
-                return read_audio_events(path, events, time_bins, sensor_size)
-            missing = {"x", "y", "t", "p"} - set(events.dtype.names)
-            if missing or events.ndim != 1 or not len(events):
-                raise EventError(
-                    f"{path}: expected a non-empty 1-D event array with fields x, y, t, p, found "
-                    f"fields {events.dtype.names} and shape {events.shape}"
-                )
-            sensor = sensor_size or _sensor_of(path, events)
-        else:
-            return None
-        try:
-            return frame_events(events, sensor, n_time_bins=time_bins).frames
-        except EventError as exc:
-            flag = "" if sensor_size else f" (the sensor of {path.suffix} files: give another "
-            flag += "with --sensor-size W,H,P, or sensor_size=)" if flag else ""
-            raise EventError(f"{path}: {exc}{flag}") from None
+        stream = self.open_events(path, sensor_size)
+        return None if stream is None else self.frame_stream(stream, time_bins)
 
     def open_dataset(
         self, factory: Callable[..., Any], root: Path, train: bool, time_bins: int
@@ -84,15 +108,8 @@ class TonicReader(InputReader):
         return polarity_image(frame) if np.ndim(frame) == 3 and frame.shape[0] == 2 else None
 
 
-def read_audio_events(
-    path: Path, events: np.ndarray, time_bins: int, sensor_size: tuple[int, int, int] | None
-) -> Tensor:
-    """Frames [T, 1, 1, C] (one polarity, one row of C channels) of an audio recording saved
-    from tonic's SHD or SSC (an .npy of events with fields t, x, p), on SHD's 700 channels
-    unless `sensor_size` says otherwise."""
-    from .audio import SENSOR_SIZE, is_audio_sensor, with_row
-
-    sensor = sensor_size or SENSOR_SIZE
+def _check_audio(path: Path, events: np.ndarray, sensor, is_audio_sensor) -> None:
+    """EventError unless audio events (fields t, x, p) fit a sensor of one row (C, 1, 1)."""
     if not is_audio_sensor(sensor):
         raise EventError(
             f"{path}: audio events (fields t, x, p) need a sensor of one row and one polarity, "
@@ -103,10 +120,13 @@ def read_audio_events(
             f"{path}: audio events reach channel {int(events['x'].max())}, beyond the "
             f"{sensor[0]} channels of the sensor {tuple(sensor)}: give --sensor-size C,1,1"
         )
-    try:
-        return frame_events(with_row(events), sensor, n_time_bins=time_bins).frames
-    except EventError as exc:
-        raise EventError(f"{path}: {exc}") from None
+
+
+def _chunks(events: np.ndarray, convert=None) -> Iterator[np.ndarray]:
+    """The events (a memory-mapped array) in chunks of at most CHUNK_EVENTS, read as iterated."""
+    for start in range(0, max(len(events), 1), CHUNK_EVENTS):
+        chunk = np.array(events[start : start + CHUNK_EVENTS])
+        yield chunk if convert is None else convert(chunk)
 
 
 def _sensor_of(path: Path, events: np.ndarray) -> tuple[int, int, int]:
