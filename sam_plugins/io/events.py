@@ -36,10 +36,30 @@ class EventStream:
     path: Path
 
 
+def _parts(text: str) -> list[str]:
+    """The comma-separated parts of `text`, spaces and parentheses dropped ("(1, 2)" is how a
+    tuple prints: the command line is written again for torchrun's processes)."""
+    return text.replace(" ", "").strip("()").split(",")
+
+
+def parse_sensor_size(text: str) -> tuple[int, int, int]:
+    """``W,H,P`` (whole numbers >= 1) -> (W, H, P): the argparse type of ``--sensor-size``."""
+    try:
+        values = tuple(int(v) for v in _parts(text))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected W,H,P (three whole numbers >= 1: the sensor's width, height and "
+            f"polarities), found {text!r}"
+        )
+    return values  # type: ignore[return-value]
+
+
 def parse_crop(text: str) -> tuple[int, int, int, int]:
     """``X,Y,W,H`` (ints, X and Y >= 0, W and H >= 1) -> (X, Y, W, H): the argparse type of
     ``--crop``."""
-    parts = text.replace(" ", "").split(",")
+    parts = _parts(text)
     try:
         values = tuple(int(v) for v in parts)
     except ValueError:
@@ -64,6 +84,33 @@ def parse_downsample(text: str) -> float:
             f"down, e.g. 0.5 halves the sensor), found {text!r}"
         )
     return factor
+
+
+def add_event_arguments(parser: argparse.ArgumentParser, sensor_size: bool = True) -> None:
+    """``--sensor-size W,H,P`` (unless `sensor_size` is False), ``--crop X,Y,W,H`` and
+    ``--downsample FACTOR``: how event recordings are read, for a command's `parser`."""
+    if sensor_size:
+        parser.add_argument(
+            "--sensor-size",
+            type=parse_sensor_size,
+            metavar="W,H,P",
+            help="sensor size of event recordings whose files do not say it (CSV, RAW without "
+            "a header; default: read from the file)",
+        )
+    parser.add_argument(
+        "--crop",
+        type=parse_crop,
+        metavar="X,Y,W,H",
+        help="event recordings: keep the events of this region of the sensor (pixels), shifted "
+        "to start at 0,0 (before --downsample)",
+    )
+    parser.add_argument(
+        "--downsample",
+        type=parse_downsample,
+        metavar="FACTOR",
+        help="event recordings: x, y = floor(x * FACTOR), floor(y * FACTOR) (0 < FACTOR <= 1; "
+        "tonic's Downsample), after --crop",
+    )
 
 
 class EventTransform:
