@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..io.events import add_event_arguments
 from .arguments import (
     CLIError,
     add_model_arguments,
@@ -38,11 +39,14 @@ def _open_dataset(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
     from sam_plugins.io.models import first_line
     from sam_plugins.plugins import installed_readers
 
-    factory = load_factory(args.dataset)
+    factory = args.dataset if args.dataset == "files" else load_factory(args.dataset)
     dataset, classes = None, getattr(factory, "classes", None)
+    events = {k: v for k in ("sensor_size", "crop", "downsample") if (v := getattr(args, k))}
     for reader in installed_readers():
         try:
-            dataset = reader.open_dataset(factory, args.data, args.split == "train", args.time_bins)
+            dataset = reader.open_dataset(
+                factory, args.data, args.split == "train", args.time_bins, **events
+            )
         except Exception as exc:  # download refused, files missing, ...
             raise CLIError(
                 f"cannot open {args.dataset} in {args.data}/: {first_line(exc)}"
@@ -211,9 +215,11 @@ def add(subparsers) -> None:
         "--dataset",
         default=DEFAULT_DATASET,
         help="dataset class as package.module:Class, opened by an installed reader, e.g. "
-        "tonic.datasets:NMNIST or tonic.datasets:DVSGesture",
+        "tonic.datasets:NMNIST or tonic.datasets:DVSGesture; or 'files': --data DIR holds "
+        "DIR/<class>/<recording> event files",
     )
     parser.add_argument("--data", type=Path, default=Path("sam-data"), help="dataset folder")
+    add_event_arguments(parser)
     parser.add_argument(
         "--split", choices=("train", "test"), default="test", help="which part of the dataset"
     )
