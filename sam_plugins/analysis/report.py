@@ -25,10 +25,10 @@ from .result import AnalysisResult
 STANDOUT = 4  # samples per kind: misclassified, most SAM mass, least SAM mass
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = None):
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100)
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 class _Images:
@@ -91,8 +91,8 @@ def _class_rasters(
     classes, steps, neurons = maps.shape
     columns = min(classes, 4)
     rows = -(-classes // columns)
-    fig = _figure(min(2 + 2.6 * columns, 18), min(0.8 + 2.2 * rows, 30))
-    axes = fig.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
+    fig = _figure(min(2 + 2.6 * columns, 18), min(0.8 + 2.4 * rows, 30), "constrained")
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=True)
     top = np.nanmax(maps) if np.isfinite(maps).any() else 1.0
     for c in range(rows * columns):
         ax = axes[c // columns][c % columns]
@@ -104,14 +104,24 @@ def _class_rasters(
             vmax=top or 1.0,
         )  # fmt: skip
         ax.set_title(result.class_names[c], fontsize=8)
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        _integer_ticks(ax)
+        ax.tick_params(labelsize=7)
         if c % columns == 0:
             ax.set_ylabel("neuron / position", fontsize=7)
-        if c // columns == rows - 1:
+        if c + columns >= classes:  # no panel below: this one says what its x axis is
             ax.set_xlabel("time bin", fontsize=7)
     fig.suptitle(f"mean SAM per class: neuron x time ({layer})", fontsize=9)
     fig.colorbar(image, ax=axes, shrink=0.8, label="raw SAM (mean over the class)")
     return save(fig, name)
+
+
+def _integer_ticks(ax, x: bool = True, y: bool = True) -> None:
+    """Ticks on whole numbers only (time bins, neurons, intervals are counted, never 2.5)."""
+    from matplotlib.ticker import MaxNLocator
+
+    for axis, on in ((ax.xaxis, x), (ax.yaxis, y)):
+        if on:
+            axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _per_class_lines(
@@ -122,10 +132,15 @@ def _per_class_lines(
     for c, label in enumerate(names):
         if np.isfinite(values[c]).any():
             ax.plot(values[c], marker=".", label=label)
+    _integer_ticks(ax, y=False)
     ax.set_xlabel("time bin")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=6, ncol=2, loc="best", title="class", title_fontsize=7)
+    # beside the axes, never over the lines (the page's PNG is cut to fit it: bbox "tight")
+    ax.legend(
+        fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+        title="class", title_fontsize=7, ncol=1 + (len(names) > 16),
+    )  # fmt: skip
     return save(fig, name)
 
 
@@ -133,6 +148,7 @@ def _rate_grid(result: AnalysisResult, layer: str, save: _Images, name: str) -> 
     fig = _figure(6, 0.6 + 0.3 * result.num_classes)
     ax = fig.add_subplot()
     image = ax.imshow(result.firing_rate(layer), cmap="viridis", aspect="auto")
+    _integer_ticks(ax, y=False)
     ax.set_yticks(range(result.num_classes), result.class_names)
     ax.set_xlabel("time bin")
     ax.set_ylabel("class")
@@ -143,7 +159,8 @@ def _rate_grid(result: AnalysisResult, layer: str, save: _Images, name: str) -> 
 
 def _isi(result: AnalysisResult, layer: str, save: _Images, name: str) -> str:
     """Bars for the intervals that can occur: 1 .. T-1 time bins (T: the longest recording),
-    the last bar holding the longer ones only where the file's histogram lumps them."""
+    the last bar holding the longer ones only where the file's histogram lumps them; counts on
+    a log axis."""
     hist = result.isi_histogram(layer)
     longest = max(int(result.count.shape[1]) - 1, 1)
     last = min(len(hist) - 1, longest)
@@ -151,10 +168,22 @@ def _isi(result: AnalysisResult, layer: str, save: _Images, name: str) -> str:
     ax = fig.add_subplot()
     ax.bar(np.arange(1, last + 1), hist[1 : last + 1], width=0.9)
     ax.set_xlim(0.4, last + 0.6)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _integer_ticks(ax, y=False)
+    # counts span decades (short intervals are common): on a linear axis the rare long ones
+    # are invisible beside the tallest bar; an empty bin stays empty (log of 0 is not drawn)
+    if hist[1 : last + 1].any():
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")  # ticks as plain numbers (the report turns TeX off: names)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.set_ylabel("intervals (log scale)")
+    else:
+        ax.set_yticks([0])
+        ax.set_ylabel("intervals")
+        ax.text(0.5, 0.5, "no intervals: no neuron spiked twice", ha="center",
+                transform=ax.transAxes)  # fmt: skip
     lumped = f"; the last bar: {last} or more" if last < longest else ""
     ax.set_xlabel(f"inter-spike interval (time bins, at most {longest}{lumped})")
-    ax.set_ylabel("intervals")
     ax.set_title(f"ISI histogram ({layer})", fontsize=9)
     return save(fig, name)
 

@@ -15,7 +15,18 @@ from ..render import as_array, to_uint8
 from ..result import SAMResult, normalize_maps
 
 GAP = 1
-"""Width in pixels of the white column between two steps in a per-step strip."""
+"""Width in pixels (before enlarging) of the white column between two steps in a strip."""
+
+MIN_SIDE = 128
+"""TensorBoard shows an image at its own size: each is enlarged (nearest neighbour, by a whole
+factor) until its short side has at least this many pixels."""
+
+
+def enlarge(image: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
+    """`image` [H, W, 3] repeated k times along both axes (nearest neighbour), k the smallest
+    whole factor that makes min(H, W) * k >= `min_side` (1 when it already is): [kH, kW, 3]."""
+    k = max(1, -(-min_side // min(image.shape[:2])))
+    return image.repeat(k, axis=0).repeat(k, axis=1)
 
 
 def colorize(heat: Tensor, colormap: str = "jet") -> np.ndarray:
@@ -51,8 +62,11 @@ def sam_images(
     per_step: bool = True,
     colormap: str = "jet",
     prefix: str = "sam",
+    min_side: int = MIN_SIDE,
 ) -> dict[str, np.ndarray]:
-    """Colour images [H, W, 3] uint8 of each layer's maps for the chosen `samples`, by tag.
+    """Colour images [H, W, 3] uint8 of each layer's maps for the chosen `samples`, by tag,
+    each enlarged by `enlarge` (nearest neighbour, a whole factor k) to at least `min_side`
+    pixels on its short side; the shapes below are before enlarging (1 keeps them as they are).
 
     - 2-D layers (maps [T, B, H, W]): ``{prefix}/{layer}/sum/sample_{b}``, the map summed over
       time, and (`per_step`) ``{prefix}/{layer}/steps/sample_{b}``, the T steps' maps side by
@@ -84,7 +98,7 @@ def sam_images(
                 low, span = grid.min(), grid.max() - grid.min()
                 grid = (grid - low) / span if span > 0 else torch.zeros_like(grid)
                 images[f"{prefix}/{name}/neuron_time/sample_{b}"] = colorize(grid, colormap)
-    return images
+    return {tag: enlarge(image, min_side) for tag, image in images.items()}
 
 
 def sam_scalars(

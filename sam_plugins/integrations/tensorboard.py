@@ -21,7 +21,7 @@ from numbers import Integral
 from typing import Any
 
 from ..result import SAMResult
-from .summaries import sam_images, sam_scalars
+from .summaries import MIN_SIDE, sam_images, sam_scalars
 
 
 def log_sam(
@@ -34,6 +34,7 @@ def log_sam(
     per_step: bool = True,
     colormap: str = "jet",
     prefix: str = "sam",
+    min_side: int = MIN_SIDE,
 ) -> dict[str, Any]:
     """Write `result` to TensorBoard at global step `step`.
 
@@ -54,6 +55,8 @@ def log_sam(
         per_step: also write each 2-D layer's per-step strip.
         colormap: matplotlib colormap of the images.
         prefix: the first part of every tag.
+        min_side: every image is enlarged (nearest neighbour, a whole factor) to at least
+            this many pixels on its short side, as TensorBoard shows it at its own size.
 
     Returns:
         {"images": {tag: [H, W, 3] uint8}, "scalars": {tag: float}}: what was written.
@@ -72,7 +75,9 @@ def log_sam(
         )
     if not isinstance(step, Integral) or isinstance(step, bool):
         raise TypeError(f"step must be an int (the global step), found {step!r}")
-    images = sam_images(result, samples, size, per_step, colormap, prefix)
+    if not isinstance(min_side, Integral) or isinstance(min_side, bool) or min_side < 1:
+        raise ValueError(f"min_side must be an int >= 1 (pixels), found {min_side!r}")
+    images = sam_images(result, samples, size, per_step, colormap, prefix, min_side)
     scalars = sam_scalars(result, samples, prefix)
     write(writer, images, scalars, int(step))
     return {"images": images, "scalars": scalars}

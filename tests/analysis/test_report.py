@@ -9,11 +9,17 @@ import pytest
 import torch
 from analysis_data import Frames, analyse
 from conftest import needs_browser
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 from plain_snn import PlainLIF
 
 from sam_plugins.analysis import analyze_dataset
-from sam_plugins.analysis.report import standout_samples, write_analysis_report
+from sam_plugins.analysis.report import (
+    _Images,
+    analysis_html,
+    standout_samples,
+    write_analysis_report,
+)
 
 EVIL = ['<img src=x onerror="document.title=1">', r"$\frac{1$", "../two", "three & <b>3</b>"]
 
@@ -152,3 +158,55 @@ def test_a_conv1d_layer_gets_a_raster_per_class(tmp_path):
     html = result._repr_html_()  # the notebook summary: the same body
     assert html.startswith("<div class='sam-analysis'>") and "accuracy" in html
     assert html.count("data:image/png") == text.count("data:image/png")
+
+
+class Figures(_Images):
+    """Keeps every figure the report draws, by PNG name, beside the data URIs it makes."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.figures = {}
+
+    def __call__(self, fig, name: str) -> str:
+        self.figures[name] = fig
+        return super().__call__(fig, name)
+
+
+def integers(labels) -> list[str]:
+    """The tick labels' texts, each checked to be a whole number ("2", never "2.5")."""
+    texts = [label.get_text().replace("\u2212", "-") for label in labels]
+    assert texts and all(re.fullmatch(r"-?\d+", t) for t in texts), texts
+    return texts
+
+
+def test_figures_read_at_their_own_size(tmp_path):
+    """Six classes (two rows of four panels: classes 2 and 3 have none below them), three
+    layers (lif3 a Linear layer: a neuron x time raster per class)."""
+    result = analyse(Frames(n=12, classes=6), tmp_path / "a.h5", num_classes=6)
+    figures = Figures()
+    analysis_html(result, save=figures)
+    shown = figures.figures
+    for layer in ("lif1", "lif2", "lif3"):
+        isi = shown[f"layer-{layer}-isi.png"].axes[0]
+        assert isi.get_yscale() == "log"  # a rare interval is visible beside a common one
+        integers(isi.get_xticklabels())
+        assert [t.get_text() for t in isi.get_yticklabels() if t.get_text()] != []
+
+        profile = shown[f"layer-{layer}-profile.png"]
+        ax = profile.axes[0]
+        integers(ax.get_xticklabels())
+        renderer = FigureCanvasAgg(profile).get_renderer()
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert not legend.overlaps(ax.get_window_extent(renderer))  # beside the lines
+        integers(shown[f"layer-{layer}-rate.png"].axes[0].get_xticklabels())
+
+    rasters = [ax for ax in shown["layer-lif3-maps.png"].axes if ax.get_label() != "<colorbar>"]
+    panels = [ax for ax in rasters if ax.axison]
+    assert len(panels) == 6
+    FigureCanvasAgg(shown["layer-lif3-maps.png"]).draw()  # tick labels as the PNG has them
+    for c, ax in enumerate(panels):
+        assert ax.get_title() == result.class_names[c]
+        integers(ax.get_xticklabels())  # every panel has its steps, whole numbers
+        if c % 4 == 0:  # the rows share their neuron axis, numbered on the left
+            integers(ax.get_yticklabels())
+        assert ax.get_xlabel() == ("time bin" if c >= 2 else "")  # no panel below: labelled

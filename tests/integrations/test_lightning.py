@@ -182,7 +182,8 @@ def test_training_is_bit_identical_and_sam_reaches_tensorboard(tmp_path):
         "sam/net.6/neuron_time/sample_0",  # the Linear layer's neuron x time image
     }
     summed = events.Images("sam/net.1/sum/sample_0")
-    assert [(e.step, e.width, e.height) for e in summed] == [(3, 6, 6), (6, 6, 6)]  # global steps
+    # global steps; 6 px maps enlarged 22 times (TensorBoard shows them at their own size)
+    assert [(e.step, e.width, e.height) for e in summed] == [(3, 132, 132), (6, 132, 132)]
     (_, last) = events.Scalars("sam/net.1/mass")
     assert last.step == 6
     assert last.value == pytest.approx(float(again["net.1"].profile.double().sum(0).mean()))
@@ -216,8 +217,8 @@ def test_log_image_loggers_and_one_warning_for_others(tmp_path):
         *(f"sam/net.6/neuron_time/sample_{b}" for b in (0, 1)),
     ]
     shapes = {(key, step, imgs[0].shape) for key, step, imgs in images.images}
-    assert ("sam/net.1/sum/sample_1", 6, (12, 12, 3)) in shapes
-    assert ("sam/net.1/steps/sample_0", 3, (12, T * 12 + T - 1, 3)) in shapes
+    assert ("sam/net.1/sum/sample_1", 6, (132, 132, 3)) in shapes  # 12 px, enlarged 11 times
+    assert ("sam/net.1/steps/sample_0", 3, (132, (T * 12 + T - 1) * 11, 3)) in shapes
     logged = [(step, m) for step, m in images.metrics if "sam/net.6/mass" in m]
     assert [step for step, _ in logged] == [3, 6]
 

@@ -46,8 +46,15 @@ def read_back(logdir) -> EventAccumulator:
     return events
 
 
-def png(event) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB"))
+def png(event, k: int = 1) -> np.ndarray:
+    """The event's image; with `k`, every k-th pixel (undoing an enlargement by k)."""
+    image = np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB"))
+    return image[::k, ::k]
+
+
+def factor(height: int, width: int) -> int:
+    """The whole factor an image of `height` x `width` is enlarged by: short side >= 128."""
+    return -(-128 // min(height, width))
 
 
 @pytest.fixture
@@ -72,22 +79,27 @@ def test_log_sam_defaults_written_and_read_back(conv_result, tmp_path):
         "sam/4/neuron_time/sample_0",  # the Linear layer: neuron x time
     ]
     (raster,) = events.Images("sam/4/neuron_time/sample_0")
-    assert (raster.width, raster.height) == (T, conv_result["4"].maps.shape[2])
+    neurons = conv_result["4"].maps.shape[2]
+    k = factor(T, neurons)  # 6 steps x 5 neurons: 26 times
+    assert (raster.width, raster.height) == (T * k, neurons * k)
     summed = events.Images("sam/1/sum/sample_0")
-    assert [(e.step, e.width, e.height) for e in summed] == [(3, 8, 8)]
+    assert [(e.step, e.width, e.height) for e in summed] == [(3, 8 * 16, 8 * 16)]
     strip = events.Images("sam/1/steps/sample_0")
-    assert [(e.step, e.width, e.height) for e in strip] == [(3, T * 8 + T - 1, 8)]
+    assert [(e.step, e.width, e.height) for e in strip] == [(3, (T * 8 + T - 1) * 16, 8 * 16)]
+    # enlarged by repeating pixels (nearest neighbour): every 16 x 16 block is one colour
+    blocks = png(strip[0]).reshape(8, 16, T * 9 - 1, 16, 3)
+    assert (blocks == blocks[:, :1, :, :1]).all()
 
     # the time-summed image: hottest pixel where the raw summed map is largest, coldest where least
     raw = conv_result["1"].maps[:, 0].sum(0)
-    image = png(summed[0])
+    image = png(summed[0], 16)
     hot, cold = (
         np.unravel_index(int(raw.argmax()), raw.shape),
         np.unravel_index(int(raw.argmin()), raw.shape),
     )
     assert (image[hot] == jet(1.0)).all() and (image[cold] == jet(0.0)).all()
     # the strip: step t at columns t*9 .. t*9+7, white between; step 0 has no earlier spike
-    frames = png(strip[0])
+    frames = png(strip[0], 16)
     assert (frames[:, 8::9] == 255).all()
     assert (frames[:, :8] == jet(0.0)).all()
     for t in range(T):
@@ -125,8 +137,8 @@ def test_log_sam_samples_size_and_steps_over_epochs(conv_result, tmp_path):
         "sam/4/neuron_time/sample_2",
     ]
     assert [(e.step, e.width, e.height) for e in events.Images("sam/1/sum/sample_2")] == [
-        (0, 24, 16),
-        (1, 24, 16),
+        (0, 24 * 8, 16 * 8),
+        (1, 24 * 8, 16 * 8),
     ]
     (_, second) = events.Scalars("sam/1/mass/sample_2")
     assert second.value == pytest.approx(float(conv_result["1"].maps[:, 2].sum()), rel=1e-6)
@@ -146,11 +158,32 @@ def test_conv1d_layer_logs_a_neuron_by_time_image(tmp_path):
     events = read_back(tmp_path)
     assert events.Tags()["images"] == ["sam/1/neuron_time/sample_1"]
     (event,) = events.Images("sam/1/neuron_time/sample_1")
-    assert (event.width, event.height) == (T, 12)  # a column per step, a row per position
+    k = factor(12, T)
+    assert (event.width, event.height) == (T * k, 12 * k)  # a column per step, a row per position
     grid = maps[:, 1].T
     hot = np.unravel_index(int(grid.argmax()), grid.shape)
-    assert (png(event)[hot] == jet(1.0)).all()
-    assert (png(event)[:, 0] == jet(0.0)).all()  # step 0: no earlier spike
+    assert (png(event, k)[hot] == jet(1.0)).all()
+    assert (png(event, k)[:, 0] == jet(0.0)).all()  # step 0: no earlier spike
+
+
+def test_every_image_is_readable_at_its_own_size(conv_result, tmp_path):
+    """TensorBoard shows images at their own size: read back from the event file, every
+    image's short side has at least 128 px (the layers here are 8 x 8 maps, 6 steps, 5
+    neurons); with min_side=1 they keep the layer's own size."""
+    for min_side, folder in ((None, "default"), (1, "own")):
+        writer = SummaryWriter(tmp_path / folder)
+        options = {} if min_side is None else {"min_side": min_side}
+        log_sam(writer, conv_result, step=0, samples=[0, 1], **options)
+        writer.close()
+        events = read_back(tmp_path / folder)
+        sizes = {tag: (e.height, e.width) for tag in events.Tags()["images"]
+                 for e in events.Images(tag)}  # fmt: skip
+        assert len(sizes) == 6
+        if min_side is None:
+            assert min(min(size) for size in sizes.values()) >= 128, sizes
+        else:
+            assert sizes["sam/1/sum/sample_1"] == (8, 8)
+            assert sizes["sam/4/neuron_time/sample_0"] == (5, T)
 
 
 @pytest.mark.parametrize(
@@ -161,6 +194,7 @@ def test_conv1d_layer_logs_a_neuron_by_time_image(tmp_path):
         (lambda r, w: log_sam(object(), r, 0), "writer must be a torch.utils.tensorboard"),
         (lambda r, w: log_sam(w, {"1": None}, 0), "result must be a SAMResult"),
         (lambda r, w: log_sam(w, r, 1.5), "step must be an int"),
+        (lambda r, w: log_sam(w, r, 0, min_side=0), "min_side must be an int >= 1"),
     ],
 )
 def test_bad_arguments_say_what_was_expected(conv_result, tmp_path, call, message):
