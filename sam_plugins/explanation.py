@@ -3,10 +3,12 @@
 
     result = explain_frames(model, frames)            # frames [T, B, C, H, W]
     paths = write_explanation("out", frames, result, labels)
+    write_maps("out/maps.npz", frames, result, labels, {"gamma": 0.5})
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from .render import frame_image
 from .report import sample_titles, save_explanation
 from .result import SAMResult
 
-__all__ = ["explain_frames", "write_explanation"]
+__all__ = ["explain_frames", "write_explanation", "write_maps"]
 
 
 def explain_frames(
@@ -71,3 +73,34 @@ def write_explanation(
             )
     titles = sample_titles(result.outputs, labels, frames.shape[1])
     return save_explanation(Path(out), frames.cpu(), result, titles, draw)
+
+
+def write_maps(
+    path: str | Path,
+    frames: Tensor,
+    result: SAMResult,
+    labels: Tensor | None = None,
+    settings: dict | None = None,
+) -> Path:
+    """``maps.npz`` for scripts and other tools: ``frames`` [T, B, C, H, W], ``outputs`` (the
+    model's outputs, [T, B, ...]; the first element of a tuple such as snnTorch's (spikes,
+    membrane), the others as ``outputs_1``, ...), one array ``layer_<name>`` per layer (SAM's
+    raw maps, time first: [T, B, H, W], or [T, B, N]), ``labels`` [B] when known, and
+    ``settings``: `settings` as a JSON string (read it with
+    ``json.loads(str(np.load(path)["settings"]))``)."""
+    arrays = {"frames": frames.detach().cpu().numpy()}
+    outputs = result.outputs
+    parts = list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
+    for i, part in enumerate(parts):
+        if isinstance(part, Tensor):
+            arrays["outputs" if i == 0 else f"outputs_{i}"] = part.detach().cpu().numpy()
+    for name in result:
+        maps = result[name].maps
+        if maps is not None:
+            arrays[f"layer_{name}"] = maps.detach().cpu().numpy()
+    if labels is not None:
+        arrays["labels"] = labels.detach().cpu().numpy()
+    arrays["settings"] = np.array(json.dumps(settings or {}, default=str))
+    path = Path(path)
+    np.savez(path, **arrays)
+    return path

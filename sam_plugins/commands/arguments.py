@@ -120,6 +120,80 @@ def seconds(text: str) -> float:
     return value
 
 
+DURATION_UNITS = {"us": 1, "ms": 1_000, "s": 1_000_000}
+
+
+def duration(text: str) -> int:
+    """An argparse type: a duration with its unit, us, ms or s (``10ms``, ``0.5s``, ``250us``),
+    as a whole number of microseconds >= 1."""
+    number = text.strip()
+    unit = next((u for u in ("us", "ms", "s") if number.endswith(u)), None)
+    try:
+        value = float(number[: -len(unit)]) * DURATION_UNITS[unit] if unit else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 1 or value != round(value):
+        raise argparse.ArgumentTypeError(
+            "expected a duration of at least 1 us, a whole number of microseconds, with its "
+            f"unit: us, ms or s (e.g. 10ms, 0.5s, 250us), found {text!r}"
+        )
+    return int(round(value))
+
+
+def first_layer_shape(model: nn.Module) -> str:
+    """What the model's first layer with weights takes, in words: ``'0' (Conv2d) takes
+    [B, 2, H, W]``, ``'fc' (Linear) takes [B, 2312]``."""
+    from torch import nn
+
+    said = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.conv._ConvNd) and not said:
+            space = {1: "L", 2: "H, W", 3: "D, H, W"}[len(module.kernel_size)]
+            said.append(f"[B, {module.in_channels}, {space}]")
+        elif isinstance(module, nn.Linear):
+            flat = f"[B, {module.in_features}]"
+            said.append(f"{flat} (C * H * W values)" if not said else f"its first Linear {flat}")
+        else:
+            continue
+        if len(said) == 1:
+            first = f"the model's first layer {name!r} ({type(module).__name__}) takes {said[0]}"
+        if len(said) == 2 or isinstance(module, nn.Linear):
+            break
+    if not said:
+        return "the model has no convolution or linear layer to read its input shape from"
+    return first + (f", {said[1]}" if len(said) == 2 else "")
+
+
+def does_not_fit(
+    message: str,
+    model: nn.Module,
+    sensor_size: tuple[int, int, int] | None,
+    from_events: bool,
+    model_sensor: tuple[int, int, int] | None = None,
+) -> str:
+    """One line for a model that failed on the framed input: `message` (the failure and the
+    frames' shape), the sensor size (and that it was read from the events, naming
+    --sensor-size), what the first layer takes, and the flags that fit an input to a model."""
+    parts = [message.rstrip(".")]
+    if sensor_size is not None:
+        width, height, polarities = sensor_size
+        said = f"the sensor is {width}x{height}x{polarities} (W, H, P)"
+        if from_events:
+            said += (
+                ", read from the events as far as they reach (the file does not say its size): "
+                "give the real one with --sensor-size W,H,P"
+            )
+        if model_sensor is not None and tuple(model_sensor) != tuple(sensor_size):
+            said += f"; cropped and downsampled to {model_sensor[0]}x{model_sensor[1]}"
+        parts.append(said)
+    parts.append(first_layer_shape(model))
+    parts.append(
+        "fit the input to the model with --sensor-size W,H,P, --crop X,Y,W,H and "
+        "--downsample FACTOR"
+    )
+    return "; ".join(parts)
+
+
 def load_model(
     args: argparse.Namespace,
     device: str | None = None,
