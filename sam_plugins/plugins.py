@@ -139,11 +139,20 @@ class InputReader:
         return None
 
     def open_dataset(
-        self, factory: Callable[..., Any], root: Path, train: bool, time_bins: int
+        self,
+        factory: Callable[..., Any] | str,
+        root: Path,
+        train: bool,
+        time_bins: int,
+        sensor_size: tuple[int, int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
+        downsample: float | None = None,
     ) -> Any | None:
         """A torch Dataset of (frames [T, C, H, W], label) items from the dataset class
-        `factory` (e.g. ``tonic.datasets.NMNIST``) stored under `root`, or None if this reader
-        does not know that kind of dataset. Used by ``sam-plugins analyze``."""
+        `factory` (e.g. ``tonic.datasets.NMNIST``; or ``"files"``: root/<class>/<recording>)
+        stored under `root`, events cropped and downsampled (`sam_plugins.io.events.
+        EventTransform`), or None if this reader does not know that kind of dataset. Used by
+        ``sam-plugins analyze`` (which passes sensor_size, crop, downsample only when given)."""
         return None
 
     def frame_image(self, frame: Tensor | np.ndarray) -> np.ndarray | None:

@@ -8,14 +8,18 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 import numpy as np
+from tonic.transforms import Compose
 from torch import Tensor
 
 from sam_plugins import InputReader
-from sam_plugins.io.events import CHUNK_EVENTS, EventStream
+from sam_plugins.io.events import CHUNK_EVENTS, EventStream, EventTransform
+from sam_plugins.io.models import first_line
 from sam_plugins.methods import NoteWarning
 
 from .events import EventError, frame_events, to_frames
@@ -75,6 +79,14 @@ class TonicReader(InputReader):
         tonic's bins, every event counted), all chunks read (the bins span the recording)."""
         chunks = list(stream.chunks)
         events = np.concatenate(chunks) if len(chunks) != 1 else chunks[0]
+        if len(events) and events.dtype["t"].kind in "iu":
+            span = int(events["t"][-1]) - int(events["t"][0])
+            if span < time_bins:  # bins of 0 us: every event would land in the last
+                raise EventError(
+                    f"{stream.path}: the recording lasts {span} us ({len(events)} events from "
+                    f"t={int(events['t'][0])}), shorter than {time_bins} time bins of at least "
+                    "1 us each: give fewer --time-bins or a longer recording"
+                )
         try:
             return frame_events(events, stream.sensor_size, n_time_bins=time_bins).frames
         except EventError as exc:
@@ -89,23 +101,71 @@ class TonicReader(InputReader):
         return None if stream is None else self.frame_stream(stream, time_bins)
 
     def open_dataset(
-        self, factory: Callable[..., Any], root: Path, train: bool, time_bins: int
+        self,
+        factory: Callable[..., Any] | str,
+        root: Path,
+        train: bool,
+        time_bins: int,
+        sensor_size: tuple[int, int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
+        downsample: float | None = None,
     ) -> Any | None:
-        """A tonic dataset class (one with a ``sensor_size``) opened under `root` with
-        ``transform=to_frames(sensor_size, time_bins)``."""
+        """``"files"``: the recordings under `root` (root/<class>/<file>, `files.EventFiles`);
+        a tonic dataset class (one with a ``sensor_size``): opened under `root` with
+        ``transform=`` crop / downsample (`EventTransform`) then ``to_frames(sensor, time_bins)``.
+        """
+        if factory == "files":
+            from .files import EventFiles
+
+            return EventFiles(root, time_bins, self, sensor_size, crop, downsample)
         sensor = getattr(factory, "sensor_size", None)
         if sensor is None:
             return None
         from .audio import ChannelFrames, is_audio_sensor  # (python -m ...audio runs it)
 
         if is_audio_sensor(sensor):  # SHD, SSC: bins [T, channels]
+            if crop is not None or downsample is not None:
+                raise EventError("--crop and --downsample apply to camera events, not audio")
             split = {"split": "train" if train else "test"}  # SSC has train/test/valid splits
             split = split if "split" in inspect.signature(factory).parameters else {"train": train}
             return factory(str(root), **split, transform=ChannelFrames(sensor, time_bins))
-        return factory(str(root), train=train, transform=to_frames(sensor, time_bins))
+        transform = EventTransform(sensor, crop, downsample)
+        frames = to_frames(transform.sensor_size, time_bins)
+        framing = frames if transform.identity else Compose([transform, frames])
+        with _not_downloaded(factory, Path(root), train):
+            return factory(str(root), train=train, transform=framing)
 
     def frame_image(self, frame: Tensor | np.ndarray) -> np.ndarray | None:
         return polarity_image(frame) if np.ndim(frame) == 3 and frame.shape[0] == 2 else None
+
+
+@contextmanager
+def _not_downloaded(factory: Callable[..., Any], root: Path, train: bool) -> Iterator[None]:
+    """A tonic dataset opened where its files are not: tonic tries to download them, and
+    without network fails with a bare URLError. Say instead that the folder does not hold the
+    dataset, where tonic expects its files and how to get them, and remove the folders tonic
+    made for the download."""
+    name = getattr(factory, "__name__", str(factory))
+    folder = root / name
+    made = [p for p in (root, folder) if not p.exists()]
+    try:
+        yield
+    except (URLError, OSError) as exc:
+        for path in reversed(made):
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        if not isinstance(exc, URLError) and "urlopen" not in str(exc):
+            raise
+        split = "train" if train else "test"
+        file = getattr(factory, f"{split}_filename", None) or getattr(factory, "filename", None)
+        files = f" ({file} and what it unpacks to)" if isinstance(file, str) else ""
+        module = getattr(factory, "__module__", "tonic.datasets").split(".")[0]
+        raise EventError(
+            f"{root}/ does not hold the {split} split of {name}: tonic expects its files in "
+            f"{folder}/{files} and tried to download them ({first_line(exc)}); where there is "
+            f'network, tonic downloads them there itself (e.g. python -c "import {module}; '
+            f"{factory.__module__}.{name}('{root}', train={train})\"), or copy them there"
+        ) from None
 
 
 def _check_audio(path: Path, events: np.ndarray, sensor, is_audio_sensor) -> None:
