@@ -190,6 +190,10 @@ CASES = {
         lambda d, p: p["rec.csv"],
         "give the sensor size with --sensor-size W,H,P (CSV files do not say it",
     ),
+    "raw without header": (
+        lambda d, p: put(d / "bare.raw", _body(p["rec_evt3.raw"])),
+        "give the sensor size with --sensor-size W,H,P (its header does not say it",
+    ),
     "evt2.1": (lambda d, p: _evt21(d / "rec21.raw"), "EVT 2.1 recording, which faery 0.7.1"),
 }
 
@@ -198,6 +202,12 @@ def _short():
     events = recording(5)
     events["t"] = [100, 101, 102, 103, 104]  # 4 us: not 10 bins of 1 us
     return events
+
+
+def _body(path: Path) -> bytes:
+    """The events of a .raw file without its header (the lines starting with %)."""
+    data = path.read_bytes()
+    return data[data.index(b"\n", data.rindex(b"\n%") + 1) + 1 :]
 
 
 def _evt21(path: Path) -> Path:
