@@ -63,8 +63,11 @@ def bench_engine(device: str, repeats: int) -> None:
         print(f"{steps:>5} {fast * 1e3:>13.2f} {slow * 1e3:>11.2f} {slow / fast:>8.1f}x")
 
 
-def bench_attached(make, device: str, repeats: int, steps: int = 32, batch: int = 32):
-    """One run: (median plain seconds, median attached seconds, median paired ratio)."""
+def bench_attached(
+    make, device: str, repeats: int, steps: int = 32, batch: int = 32, with_ratios: bool = False
+):
+    """One run: (median plain seconds, median attached seconds, median paired ratio, layers),
+    and the paired ratios themselves if `with_ratios`."""
     net = make().to(device).eval()
     plain_neurons = [m for m in net.modules() if isinstance(m, PlainLIF)]
     sam = SpikeActivationMap(net, layers=[PlainLIF] if plain_neurons else None)
@@ -94,12 +97,13 @@ def bench_attached(make, device: str, repeats: int, steps: int = 32, batch: int 
             plain_times.append(timed(forward, device))
             sam_times.append(timed(forward_with_sam, device))
     ratios = [s / p for s, p in zip(sam_times, plain_times, strict=True)]
-    return (
+    result = (
         statistics.median(plain_times),
         statistics.median(sam_times),
         statistics.median(ratios),
         len(sam.layers),
     )
+    return (*result, ratios) if with_ratios else result
 
 
 def report_attached(name, make, device: str, repeats: int, runs: int) -> None:
