@@ -48,7 +48,7 @@ def demo_result(data: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images" / "notebook_view.png")
-    parser.add_argument("--size", default="1100,900", help="browser window width,height")
+    parser.add_argument("--size", default="1100,1100", help="browser window width,height")
     args = parser.parse_args()
 
     from sam_plugins import SAMResult

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor
@@ -139,6 +139,7 @@ def image_grid_figure(
             interpolation="nearest",
             extent=(-0.5, steps - 0.5, image.shape[0] - 0.5, -0.5),
         )
+        integer_ticks(ax)
         ax.set_title(label, fontsize=8)
         ax.set_xlabel("time step", fontsize=7)
         ax.set_ylabel(what, fontsize=7)
@@ -151,6 +152,16 @@ def image_grid_figure(
         bar.set_label(colorbar, fontsize=7)
         bar.ax.tick_params(labelsize=7)
     return fig
+
+
+def integer_ticks(ax: Any, x: bool = True, y: bool = True) -> None:
+    """Ticks of a matplotlib axes on whole numbers only (steps and neurons are counted: never
+    "2.5")."""
+    from matplotlib.ticker import MaxNLocator
+
+    for axis, on in ((ax.xaxis, x), (ax.yaxis, y)):
+        if on:
+            axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:

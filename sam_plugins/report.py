@@ -27,6 +27,7 @@ from .render import (
     colored,
     frame_image,
     image_grid_figure,
+    integer_ticks,
     is_raster,
     raster_rows,
     safe_name,
@@ -52,8 +53,9 @@ def _png_uri(rgb: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _profile_svg(result: SAMResult, sample: int) -> str:
-    """Inline SVG: each layer's SAM mass per step for one sample, scaled to its peak."""
+def profile_figure(result: SAMResult, sample: int) -> Figure:
+    """Each layer's SAM mass per step for one sample, scaled to its peak: a matplotlib figure
+    with the legend beside the axes (never over the lines) and steps as whole numbers."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.2, 2.4))
@@ -64,10 +66,15 @@ def _profile_svg(result: SAMResult, sample: int) -> str:
         ax.plot(profile / peak if peak > 0 else profile, marker="o", ms=3, label=result[name].label)
     ax.set_xlabel("time step")
     ax.set_ylabel("SAM mass / peak")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    integer_ticks(ax, y=False)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    return fig
+
+
+def _profile_svg(result: SAMResult, sample: int) -> str:
+    """`profile_figure` as inline SVG (cut to hold the legend beside the axes)."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    profile_figure(result, sample).savefig(buffer, format="svg", bbox_inches="tight")
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]
 
@@ -379,14 +386,48 @@ def _caption(result: SAMResult, name: str, n: int) -> str:
     return result[name].label + (", no spikes" if result[name].silent(n) else "")
 
 
+RASTER_AXES = (0.2, 0.17, 0.76, 0.75)
+"""Where a raster's image lies in its picture (left, bottom, width, height, as fractions): the
+step marker is placed over it by the script."""
+
+
+def raster_figure(rows: np.ndarray, what: str) -> Figure:
+    """A raster [N, T] in [0, 1] drawn as a matplotlib figure: a row per neuron (position,
+    channel; `what` names them), a column per step, both numbered with whole numbers, the
+    image at `RASTER_AXES` (fixed, so that a marker can be drawn over step t)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.6, 2.6), dpi=100)
+    ax = fig.add_axes(RASTER_AXES)
+    neurons, steps = rows.shape
+    ax.imshow(
+        colored(rows), aspect="auto", interpolation="nearest",
+        extent=(-0.5, steps - 0.5, neurons - 0.5, -0.5),
+    )  # fmt: skip
+    integer_ticks(ax)
+    ax.set_xlabel("time step", fontsize=8)
+    ax.set_ylabel(what, fontsize=8)
+    ax.tick_params(labelsize=7)
+    return fig
+
+
 def _raster_html(rows: np.ndarray, label: str, what: str) -> str:
-    """A raster [N, T] in [0, 1] as a figure with a marker on the current step (moved by the
-    script); `label` and `what` (the rows) escaped here."""
+    """A raster [N, T] in [0, 1] as a figure (`raster_figure`) with a frame around the current
+    step (moved by the script); `label` and `what` (the rows) escaped here."""
     e = html.escape
+    buffer = io.BytesIO()
+    raster_figure(rows, what).savefig(buffer, format="png")  # no "tight": the axes stay put
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    left, bottom, width, height = RASTER_AXES
+    steps = rows.shape[1]
+    marker = (
+        f'<div class="marker" data-x0="{left * 100:.4f}" data-dx="{width * 100 / steps:.4f}" '
+        f'style="top: {(1 - bottom - height) * 100:.4f}%; height: {height * 100:.4f}%; '
+        f'left: {left * 100:.4f}%; width: {width * 100 / steps:.4f}%"></div>'
+    )
     return (
-        f'<figure class="raster"><div class="rwrap"><img src="{_png_uri(colored(rows))}" '
-        f'alt="{e(label)} raster"><div class="marker"></div></div>'
-        f"<figcaption>{e(label)}<br>{rows.shape[0]} {e(what)} x {rows.shape[1]} steps"
+        f'<figure class="raster"><div class="rwrap"><img src="{uri}" alt="{e(label)} raster">'
+        f"{marker}</div><figcaption>{e(label)}<br>{rows.shape[0]} {e(what)} x {steps} steps"
         "</figcaption></figure>"
     )
 
@@ -425,22 +466,32 @@ def _colorbar_figure() -> str:
 _COLORBAR_URI: str | None = None
 
 
+STRIP_STEPS = 10
+"""Steps per row of the strip of all steps: longer recordings wrap onto more rows, so that
+every step is in sight at a notebook's width."""
+
+
 def _strip(uris: dict[str, list[str]], result: SAMResult, steps: list[int]) -> str:
     """All steps side by side: a row of thumbnails per panel (filled by the script from the
-    same images; a click selects the step)."""
+    same images; a click selects the step), `STRIP_STEPS` steps to a table, the tables one
+    under the other."""
     if not uris:
         return ""
-    head = "".join(f"<th>{t}</th>" for t in steps)
-    rows = "".join(
-        f"<tr><th>{html.escape('input' if key == 'input' else result[key].label)}</th>"
-        + "".join(
-            f'<td><img data-thumb="{html.escape(key)}" data-i="{i}" alt="t={t}"></td>'
-            for i, t in enumerate(steps)
+    tables = []
+    for start in range(0, len(steps), STRIP_STEPS):
+        shown = list(enumerate(steps))[start : start + STRIP_STEPS]
+        head = "".join(f"<th>{t}</th>" for _, t in shown)
+        rows = "".join(
+            f"<tr><th>{html.escape('input' if key == 'input' else result[key].label)}</th>"
+            + "".join(
+                f'<td><img data-thumb="{html.escape(key)}" data-i="{i}" alt="t={t}"></td>'
+                for i, t in shown
+            )
+            + "</tr>"
+            for key in uris
         )
-        + "</tr>"
-        for key in uris
-    )
-    return f'<div class="strip"><table><tr><th>t</th>{head}</tr>{rows}</table></div>'
+        tables.append(f"<table><tr><th>t</th>{head}</tr>{rows}</table>")
+    return f'<div class="strip">{"".join(tables)}</div>'
 
 
 def _settings(result: SAMResult) -> str:
@@ -605,8 +656,8 @@ _STYLE = """<style>
 .sam-view figure { margin: 0; text-align: center; font-size: .85em; }
 .sam-view figure img[data-key] { width: 240px; height: 240px; image-rendering: pixelated; }
 .sam-view .rwrap { position: relative; display: inline-block; }
-.sam-view .raster img { width: 360px; height: 240px; image-rendering: pixelated; }
-.sam-view .marker { position: absolute; top: 0; bottom: 4px; width: 2px; background: #fff;
+.sam-view .raster img { width: 360px; height: 260px; display: block; }
+.sam-view .marker { position: absolute; box-sizing: border-box; border: 1px solid #fff;
   box-shadow: 0 0 0 1px #000; pointer-events: none; }
 .sam-view .cbar div { display: flex; flex-direction: column; align-items: center;
   font-size: .8em; }
@@ -615,12 +666,13 @@ _STYLE = """<style>
 .sam-view .controls { margin: .4em 0; display: flex; gap: .6em; align-items: center; }
 .sam-view .why, .sam-view .left-out { color: #a33; font-size: .9em; }
 .sam-view .strip { overflow-x: auto; margin: .5em 0; }
+.sam-view .strip table + table { margin-top: .4em; }
 .sam-view .strip th { font-size: .75em; font-weight: normal; text-align: right; }
 .sam-view .strip td { padding: 1px; }
 .sam-view .strip img { width: 56px; height: 56px; image-rendering: pixelated; cursor: pointer;
   border: 2px solid transparent; display: block; }
 .sam-view .strip img.now { border-color: #000; }
-.sam-view .profile svg { max-width: 420px; height: auto; }
+.sam-view .profile svg { max-width: 560px; height: auto; }
 </style>"""
 
 _SCRIPT = """(() => {{
@@ -648,7 +700,7 @@ root.querySelectorAll("section.sample").forEach((section) => {{
       img.src = images[img.dataset.key][i];
     }});
     section.querySelectorAll(".marker").forEach((m) => {{
-      m.style.left = "calc(" + ((t + 0.5) / (LAST + 1)) * 100 + "% - 1px)";
+      m.style.left = Number(m.dataset.x0) + Number(m.dataset.dx) * t + "%";
     }});
     thumbs.forEach((img) => img.classList.toggle("now", Number(img.dataset.i) === i));
   }};

@@ -172,3 +172,54 @@ def test_a_signal_input_is_shown_as_its_own_raster():
     assert fig.axes[0].images[0].get_array().shape[:2] == (40, 6)
     with pytest.raises(ValueError, match=r"a signal must be \[T, B, \.\.\.\] with T=6"):
         result.view(signal[:, :1, 0])
+
+
+def whole_numbers(ax, axis: str = "x") -> list[str]:
+    """The texts of an axis's tick labels in its view (a drawn figure), checked to be there
+    and to be whole numbers ("2", never "2.5")."""
+    low, high = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    ticks = ax.get_xticks() if axis == "x" else ax.get_yticks()
+    texts = [
+        t.get_text().replace("\u2212", "-")
+        for t, v in zip(labels, ticks, strict=True)
+        if low <= v <= high
+    ]
+    assert texts and all(re.fullmatch(r"-?\d+", t) for t in texts), texts
+    return texts
+
+
+def test_pictures_number_steps_and_neurons_and_keep_the_legend_off_the_lines():
+    """On a real 3-step result (where matplotlib's own ticks are 0.0, 0.5, ...): the
+    profile's steps, the rasters' steps and neurons are whole numbers; the legend lies beside
+    the profile's axes, never over its lines."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from sam_plugins.report import profile_figure, raster_figure
+
+    torch.manual_seed(0)
+    frames = (torch.rand(3, 2, 2, 16, 16) < 0.4).float()
+    result = explain(ConvSNN(size=16), frames, ["lif1", "lif2", "lif3"])  # lif3: Linear-fed
+    assert result["lif3"].maps.dim() == 3
+
+    profile = profile_figure(result, 1)
+    renderer = FigureCanvasAgg(profile).get_renderer()
+    profile.draw(renderer)
+    (ax,) = profile.axes
+    assert whole_numbers(ax)[0] == "0"
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [result[n].label for n in result]
+    assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+
+    rows = raster_rows(result["lif3"].maps[:, 1])  # the view's raster of sample 1
+    raster = raster_figure(rows, "neurons")
+    FigureCanvasAgg(raster).draw()
+    (ax,) = raster.axes
+    assert ax.get_xlabel() == "time step" and ax.get_ylabel() == "neurons"
+    assert whole_numbers(ax, "x") and whole_numbers(ax, "y")
+    assert ax.images[0].get_array().shape[:2] == rows.shape  # a row per neuron
+
+    grid = result.plot(sample=1)  # the report's PNG grid: its raster row numbered too
+    FigureCanvasAgg(grid).draw()
+    (raster,) = [ax for ax in grid.axes if ax.get_title().startswith("layer lif3")]
+    assert whole_numbers(raster, "x") and whole_numbers(raster, "y")

@@ -78,3 +78,36 @@ def test_the_report_has_a_colour_bar_and_all_steps_side_by_side(tmp_path, browse
     thumbs[4].click()
     assert browser.find_element(By.CSS_SELECTOR, ".t").text == "t = 4 / 4"
     assert panel.get_attribute("src") == sources[4] and not why.is_displayed()
+
+
+def test_a_long_recording_shows_every_step_and_a_numbered_raster(tmp_path, browser):
+    """40 steps (as the SHD example's report): the strip of all steps wraps onto rows, so that
+    every step is in sight at a notebook's width, nothing scrolled away; the Linear layer's
+    raster frames exactly the step shown, inside its axes."""
+    from selenium.webdriver.common.by import By
+
+    torch.manual_seed(0)
+    frames = (torch.rand(40, 1, 2, 16, 16) < 0.4).float()
+    result = explain(ConvSNN(size=16), frames, ["lif1", "lif3"])  # lif3: maps [T, B, N]
+    browser.set_window_size(1000, 1400)
+    browser.get(write_report(tmp_path / "report.html", frames, result).as_uri())
+    width = browser.execute_script("return document.documentElement.clientWidth")
+    for key in ("input", "lif1"):
+        thumbs = browser.find_elements(By.CSS_SELECTOR, f'img[data-thumb="{key}"]')
+        assert [t.get_attribute("alt") for t in thumbs] == [f"t={t}" for t in range(40)]
+        for thumb in thumbs:
+            assert thumb.is_displayed()
+            assert thumb.rect["x"] >= 0 and thumb.rect["x"] + thumb.rect["width"] <= width
+    strip = browser.find_element(By.CSS_SELECTOR, ".strip")
+    assert browser.execute_script("return arguments[0].scrollWidth", strip) <= strip.size["width"]
+
+    image = browser.find_element(By.CSS_SELECTOR, "figure.raster img")
+    marker = browser.find_element(By.CSS_SELECTOR, "figure.raster .marker")
+    box, at = image.rect, marker.rect
+    step = box["width"] * 0.76 / 40  # the axes span 76 % of the picture's width
+    assert abs(at["width"] - step) < 1.5 and at["height"] > box["height"] / 2
+    assert abs(at["x"] - (box["x"] + 0.2 * box["width"])) < 1.5  # step 0: the first column
+    browser.find_elements(By.CSS_SELECTOR, 'img[data-thumb="lif1"]')[39].click()
+    at = marker.rect
+    assert abs(at["x"] - (box["x"] + 0.2 * box["width"] + 39 * step)) < 1.5  # the last one
+    assert at["x"] + at["width"] <= box["x"] + 0.96 * box["width"] + 1.5
