@@ -82,6 +82,19 @@ def _steps(spikes, first, lengths, bits, age, counts, codes):  # pragma: no cove
 
 
 @numba.njit(parallel=True, cache=True)
+def _close(bits, age, codes, lengths, t):  # pragma: no cover - compiled
+    for b in numba.prange(bits.shape[0]):
+        if t < lengths[b]:  # as `_steps` does at a block's last step
+            _flush(bits[b], age[b], BLOCK, codes[b], t >= BLOCK, True)
+
+
+def close_block(state: dict[str, np.ndarray], t: int, lengths: np.ndarray) -> None:
+    """Count the intervals of the block that step `t` (its last) ends, for words that another
+    pass marked (SAM's kernel: `sam_plugins.engine._numba.sam_steps` with words and marks)."""
+    _close(state["bits"], state["age"], state["codes"], lengths, t)
+
+
+@numba.njit(parallel=True, cache=True)
 def _finish(bits, age, codes, cross):  # pragma: no cover - compiled
     for b in numba.prange(bits.shape[0]):
         _flush(bits[b], age[b], BLOCK, codes[b], cross, False)

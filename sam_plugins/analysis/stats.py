@@ -5,6 +5,7 @@ per-step passes over the whole layer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,32 +45,63 @@ class SpikeStats:
     last spike times). Nothing of the size of the layer is written per step.
     """
 
-    def __init__(self, isi_bins: int = 64) -> None:
+    def __init__(self, isi_bins: int = 64, sam: Any = None) -> None:
+        """`sam`: the SpikeActivationMap recording the same layers (its consumer runs before
+        this one), whose pass over each call's spikes then also counts them and marks the
+        firing steps for the intervals (compiled kernels): the statistics read no spike
+        themselves."""
         if not 1 <= isi_bins <= 254:
             raise ValueError(f"isi_bins must be in [1, 254], found {isi_bins}")
         self.isi_bins = isi_bins
         self._spare: dict[str, dict[str, np.ndarray]] = {}  # compiled state, kept over batches
+        self._sam = sam
+        if sam is not None:
+            sam.step_words = self._words
         self.reset(torch.ones(1, dtype=torch.long))
 
     def reset(self, lengths: Tensor) -> None:
         """Start a batch whose samples have `lengths` [B] valid steps (later steps are padding
         and count nowhere)."""
         self.lengths, self.shortest = lengths, int(lengths.min())
+        self._lengths_np = lengths.cpu().numpy().astype(np.int64)
         self._steps: dict[str, int] = {}
         self._last: dict[str, Tensor] = {}
         self._counts: dict[str, list[Tensor]] = {}
         self._isi: dict[str, Tensor] = {}
         self._neurons: dict[str, int] = {}
 
-    def __call__(self, target, spikes: Tensor) -> None:
-        name, n, batch = target.name, spikes.shape[0], spikes.shape[1]
-        if (
+    @staticmethod
+    def _compilable(spikes: Tensor) -> bool:
+        return (
             _numba is not None
             and backend.current().name == "numba"
             and spikes.is_cpu
             and spikes.is_contiguous()
             and spikes.dtype in (torch.float32, torch.float64)
-        ):
+        )
+
+    def _words(self, target, spikes: Tensor) -> tuple[Any, Any]:
+        """For SAM's pass over this call's `spikes` (asked before it runs): the layer's
+        step words [B, neurons] and the call's marks [steps, B] (the bit of each step, 0 on
+        padding), or (None, None) where this consumer reads the spikes itself: no compiled
+        kernel, or a call that crosses a block of BLOCK steps (its words must be counted
+        between)."""
+        first, steps = self._steps.get(target.name, 0), spikes.shape[0]
+        if not self._compilable(spikes) or first % _numba.BLOCK + steps > _numba.BLOCK:
+            return None, None
+        state = self._state(target.name, spikes)
+        t = first + np.arange(steps)
+        marks = np.where(
+            t[:, None] < self._lengths_np[None, :], 1 << (t[:, None] % _numba.BLOCK), 0
+        )
+        return state["bits"], marks.astype(np.uint16)
+
+    def __call__(self, target, spikes: Tensor) -> None:
+        name, n, batch = target.name, spikes.shape[0], spikes.shape[1]
+        if self._sam is not None and self._sam.marked.get(name):  # SAM's pass did the reading
+            self._marked(name, self._sam.fired[name].numpy(), n)
+            return
+        if self._compilable(spikes):
             self._compiled(name, spikes)
             return
         flat = spikes.reshape(n, -1)  # [steps, B * neurons]
@@ -99,8 +131,8 @@ class SpikeStats:
             last[position] = t
         self._steps[name] = first + n
 
-    def _compiled(self, name: str, spikes: Tensor) -> None:
-        """The same statistics in compiled passes (numba): state kept as numpy arrays."""
+    def _state(self, name: str, spikes: Tensor) -> dict[str, np.ndarray]:
+        """The compiled state of layer `name` for this batch, made at its first call."""
         if name not in self._steps:
             self._steps[name] = 0
             neurons, batch = spikes[0, 0].numel(), spikes.shape[1]
@@ -110,9 +142,24 @@ class SpikeStats:
             self._isi[name] = _numba.zeroed(spare, batch)
             self._counts[name] = []
             self._neurons[name] = neurons
-            self._lengths_np = self.lengths.numpy().astype(np.int64)
+        return self._isi[name]
+
+    def _marked(self, name: str, fired: np.ndarray, steps: int) -> None:
+        """A call whose spikes SAM's pass counted (`fired` [steps, B]) and marked: the counts
+        of padded steps dropped, the block's intervals counted when the call ends it."""
         first = self._steps[name]
-        counts = _numba.spike_stats(spikes, first, self._lengths_np, self._isi[name])
+        t = first + np.arange(steps)
+        counts = np.where(t[:, None] < self._lengths_np[None, :], fired, 0)
+        self._counts[name].append(torch.from_numpy(counts))
+        if (first + steps) % _numba.BLOCK == 0:
+            _numba.close_block(self._isi[name], first + steps - 1, self._lengths_np)
+        self._steps[name] = first + steps
+
+    def _compiled(self, name: str, spikes: Tensor) -> None:
+        """The same statistics in compiled passes (numba): state kept as numpy arrays."""
+        state = self._state(name, spikes)
+        first = self._steps[name]
+        counts = _numba.spike_stats(spikes, first, self._lengths_np, state)
         self._counts[name].append(torch.from_numpy(counts))
         self._steps[name] = first + spikes.shape[0]
 

@@ -28,7 +28,7 @@ largest value for ~1.1-1.2x."""
 
 
 @numba.njit(parallel=True, cache=True)
-def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts, fired):  # pragma: no cover
+def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts, fired, words, marks):  # noqa: E501  # pragma: no cover
     steps, batch, channels, length = spikes.shape
     spans = (length + SPAN - 1) // SPAN
     for item in numba.prange(batch * spans):
@@ -44,7 +44,17 @@ def _steps(state, spikes, maps, scores, decay, inclusive, totals, parts, fired):
                 for c in range(block, min(block + CHANNEL_BLOCK, channels)):
                     p = state[b, c, first : first + n]
                     s = spikes[t, b, c, first : first + n]
-                    if scores is None:  # numba compiles this case without the branch
+                    if words is not None:  # numba compiles each case without the branches
+                        mark = marks[t, b]
+                        word = words[b, c, first : first + n]
+                        for i in range(n):
+                            w = decay * p[i]
+                            f = s[i] != 0
+                            part[i] += (w + inclusive) * s[i]
+                            p[i] = w + f
+                            count += f
+                            word[i] |= np.uint16(f) * mark
+                    elif scores is None:
                         for i in range(n):
                             w = decay * p[i]  # N[t] over t' < t
                             f = s[i] != 0
@@ -75,13 +85,17 @@ def sam_steps(
     decay: float,
     inclusive: bool = False,
     fired: Tensor | None = None,
+    words: np.ndarray | None = None,
+    marks: np.ndarray | None = None,
 ) -> None:
     """Advance `state` P [B, C, *spatial] in place over `spikes` [T, B, C, *spatial], write the
     maps sum_c N * S into `maps` [T, B, *spatial] and add sum_t N * S to `scores`
     [B, C, *spatial] (unless None), where N = decay * P (window t' < t), plus [S != 0] if
     `inclusive` (window t' <= t); write the spikes (non-zero values) per step and sample into
-    `fired` [T, B] (int64, unless None), counted in the same pass. Contiguous CPU tensors of
-    one floating dtype."""
+    `fired` [T, B] (int64, unless None), counted in the same pass; with `words` (uint16
+    [B, C, *spatial]) and `marks` (uint16 [T, B]), OR marks[t, b] into the word of each neuron
+    that fires at step t (a record of its firing steps, for spike statistics; not with
+    `scores`). Contiguous CPU tensors of one floating dtype."""
     steps, batch, channels = spikes.shape[:3]
     p = state.numpy()
     length = spikes[0, 0, 0].numel()
@@ -100,6 +114,8 @@ def sam_steps(
         totals,
         parts,
         counts,
+        None if words is None else words.reshape(batch, channels, -1),
+        marks,
     )
     if fired is not None:
         fired.numpy()[:] = counts.reshape(steps, batch, spans).sum(2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -33,10 +34,13 @@ class TorchBackend:
         decay: float,
         inclusive: bool = False,
         fired: Tensor | None = None,
+        words: Any = None,
+        marks: Any = None,
     ) -> bool:
         """Advance the SAM state over `spikes` writing `maps` (and `scores`, and the spikes per
-        step and sample into `fired` [T, B]), with the window t' <= t if `inclusive` else
-        t' < t, if this backend takes these tensors; return whether it did."""
+        step and sample into `fired` [T, B], and each firing neuron's step mark into `words`:
+        see `_numba.sam_steps`), with the window t' <= t if `inclusive` else t' < t, if this
+        backend takes these tensors; return whether it did."""
         return False
 
     def census(self, spikes: Tensor, graded: bool) -> tuple[int, int] | None:
@@ -55,11 +59,16 @@ class NumbaBackend(TorchBackend):
 
         self._kernels = _numba
 
-    def sam_steps(self, state, spikes, maps, scores, decay, inclusive=False, fired=None) -> bool:
+    def sam_steps(
+        self, state, spikes, maps, scores, decay, inclusive=False, fired=None, words=None,
+        marks=None,
+    ) -> bool:  # fmt: skip
         tensors = [t for t in (state, spikes, maps, scores, fired) if t is not None]
         if not all(t.is_cpu and t.is_contiguous() for t in tensors):
             return False
-        self._kernels.sam_steps(state, spikes, maps, scores, decay, inclusive, fired)
+        if words is not None and scores is not None:
+            words = marks = None  # not both: the caller sees `marked` False and counts itself
+        self._kernels.sam_steps(state, spikes, maps, scores, decay, inclusive, fired, words, marks)
         return True
 
     def census(self, spikes, graded) -> tuple[int, int] | None:

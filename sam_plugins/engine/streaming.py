@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -104,6 +105,7 @@ class StreamingSAM:
         self.state: Tensor | None = None
         self.steps = 0
         self._pbuf: Tensor | None = None  # P of a block of steps (small layers)
+        self.marked = False  # whether the last update marked the firing steps in `words`
 
     def reset(self) -> None:
         """Start a new sequence. The buffers stay, to be reused when the next sequence has the
@@ -174,6 +176,8 @@ class StreamingSAM:
         out: Tensor | None = None,
         scores: Tensor | None = None,
         fired: Tensor | None = None,
+        words: Any = None,
+        marks: Any = None,
     ) -> Tensor:
         """Advance over `spikes` [steps, B, C, *spatial] (C: the channels, or the neurons of a
         layer without spatial axes); return N * S of those steps summed over C:
@@ -187,7 +191,12 @@ class StreamingSAM:
             fired: an int64 tensor [steps, B] into which the spikes (non-zero values) of each
                 step and sample are written, counted while the spikes are read for the maps
                 (no pass of its own over them).
+            words, marks: numpy uint16 arrays [B, C, *spatial] and [steps, B]: marks[t, b] is
+                ORed into the word of each neuron that fires at step t, in the same pass (spike
+                statistics record firing steps so). Only the compiled kernel does this, and not
+                with `scores`: `self.marked` then says whether it was done.
         """
+        self.marked = False
         if spikes.dim() < 3:
             raise ValueError(
                 "spikes must be shaped [steps, batch, neurons or channels, ...], found shape "
@@ -204,8 +213,9 @@ class StreamingSAM:
                 f"{fired.dtype} of shape {tuple(fired.shape)} on {fired.device}"
             )
         if backend.current().sam_steps(
-            self.state, s, out, scores, self.decay, self.inclusive, fired
+            self.state, s, out, scores, self.decay, self.inclusive, fired, words, marks
         ):
+            self.marked = words is not None and scores is None
             return out
         for start, p in self._blocks(s, binary):  # N * S = decay * P * S
             block, into = s[start : start + len(p)], out[start : start + len(p)]

@@ -4,7 +4,7 @@ around the user's own forward code) and `explain` (one call)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -71,6 +71,11 @@ class SpikeActivationMap(MapMethod):
         """Per layer, the spikes per step and sample [steps, B] (int64) of its latest call, as
         SAM's pass counted them: other consumers of the recorder that run after SAM's (added
         to ``recorder.consumers`` later) read them instead of counting the spikes again."""
+        self.step_words: Callable[[Target, Tensor], tuple[Any, Any]] | None = None
+        """Asked before each call's pass over the spikes: (words, marks) for
+        `StreamingSAM.update`, so that the pass also marks each firing neuron's step (the
+        dataset analysis' interval statistics), or (None, None)."""
+        self.marked: dict[str, bool] = {}  # per layer: whether its latest call was marked
 
     # --- attaching -----------------------------------------------------------------------
     def attach(self) -> SpikeActivationMap:
@@ -101,7 +106,12 @@ class SpikeActivationMap(MapMethod):
     def _consume(self, target: Target, spikes: Tensor) -> None:
         out = self._buffers[target.name].room(spikes)
         fired = self.fired[target.name] = spikes.new_empty(spikes.shape[:2], dtype=torch.int64)
-        self._streams[target.name].update(as_places(spikes), not target.graded, out, fired=fired)
+        words, marks = (None, None) if self.step_words is None else self.step_words(target, spikes)
+        stream = self._streams[target.name]
+        stream.update(
+            as_places(spikes), not target.graded, out, fired=fired, words=words, marks=marks
+        )
+        self.marked[target.name] = stream.marked
         count = fired.sum(0)  # spikes per sample, counted by the pass that made the maps
         self._counts[target.name] = self._counts.get(target.name, 0) + count
 

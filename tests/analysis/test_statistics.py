@@ -201,3 +201,53 @@ def test_spike_stats_match_a_per_neuron_count(kernels):
         np.testing.assert_array_equal(found.counts.numpy(), counts)
         np.testing.assert_array_equal(found.isi.numpy(), isi)
         assert isi[bins] > 0 and isi[1] > 100  # both ends of the histogram are exercised
+
+
+def test_spike_stats_read_from_sams_pass_match_a_per_neuron_count():
+    """With `sam=`, the statistics take the counts and the firing steps from SAM's own pass
+    over the spikes (compiled kernel) and read no spike themselves; calls that cross a 16-step
+    block fall back to their own pass. Both mixed over a sequence give every count and interval
+    as a per-neuron np.diff does, and SAM's maps are those of SAM alone."""
+    from sam_plugins import SpikeActivationMap
+    from sam_plugins.analysis.stats import SpikeStats
+
+    gen = np.random.default_rng(5)
+    bins, steps, lengths = 40, 400, [400, 233, 17]
+    batch = len(lengths)
+    rate = np.array([0.02, 0.3, 0.8])[gen.integers(0, 3, (1, batch, 2, 3, 5))]
+    spikes = (gen.random((steps, batch, 2, 3, 5)) < rate).astype(np.float32)
+    spikes[20:300, 0] = 0  # silences beyond one byte of age
+    model = torch.nn.Sequential(torch.nn.Identity())  # its "spikes" are the input
+    with backend.use("numba"):
+        sam = SpikeActivationMap(model, ["0"], step_mode="multi")
+        stats = SpikeStats(bins, sam=sam)
+        sam.recorder.consumers.append(stats)
+        stats.reset(torch.tensor(lengths))
+        marked, t = [], 0
+        with sam:
+            while t < steps:
+                n = (
+                    int(gen.integers(1, 6))
+                    if t % 16 < 10
+                    else 16 - t % 16 + int(gen.integers(0, 3))
+                )
+                model(torch.from_numpy(spikes[t : t + n]))
+                marked.append(sam.marked["0"])
+                t += n
+        found = stats.finish("0")
+        alone = SpikeActivationMap(model, ["0"], step_mode="multi").attribute(
+            torch.from_numpy(spikes)
+        )
+    assert any(marked) and not all(marked)  # both ways were taken
+    torch.testing.assert_close(sam.result()["0"].maps, alone["0"].maps)
+    flat = spikes.reshape(steps, batch, -1)
+    counts = np.zeros((steps, batch), dtype=np.int64)
+    isi = np.zeros(bins + 1, dtype=np.int64)
+    for b, length in enumerate(lengths):
+        counts[:length, b] = flat[:length, b].sum(1)
+        for neuron in flat[:length, b].T:
+            for d in np.diff(np.nonzero(neuron)[0]):
+                isi[min(d, bins)] += 1
+    np.testing.assert_array_equal(found.counts.numpy(), counts)
+    np.testing.assert_array_equal(found.isi.numpy(), isi)
+    assert isi[bins] > 0 and isi[1] > 100
