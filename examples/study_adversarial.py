@@ -2,12 +2,14 @@
 bin) of the emulated event recordings, against the shipped demo SNN (snnTorch): how accuracy,
 the SAM maps and their pointing game change with epsilon, next to Grad-CAM's.
 
-    python examples/study_adversarial.py [--samples 150] [--out examples/output/studies]
+    python examples/study_adversarial.py [--samples 297] [--out examples/output/studies]
 
-Gradients flow through the neurons' surrogate gradients. Prints, per attack and epsilon, the
-accuracy, the pointing game of SAM and of Grad-CAM on the first conv layer (map maximum on the
-digit, bins 1..9) and how much each method's maps moved (rank correlation with the clean
-maps); writes adversarial_maps.png and adversarial_pointing.png.
+Gradients flow through the neurons' surrogate gradients. Prints, as a markdown table
+(docs/studies/adversarial.md is a copy), per attack and epsilon, the accuracy, the pointing
+game of SAM and of Grad-CAM on the first conv layer (map maximum on the digit, bins 1..9) and
+how much each method's maps moved (1 - rank correlation with the clean maps); writes
+adversarial_maps.png and adversarial_pointing.png. Deterministic, one thread: the same command
+prints the same table.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ import matplotlib.pyplot as plt
 import sam_plugins_demo as demo
 import torch
 from snntorch import utils
-from study_common import event_digits, save_maps
+from study_common import (
+    chance,
+    event_digits,
+    percent,
+    print_table,
+    reproducible,
+    save_maps,
+    save_png,
+)
 from torch import nn
 
-from sam_plugins import SNNGradCAM, class_scores, explain
+from sam_plugins import SAMResult, SNNGradCAM, class_scores, explain
 from sam_plugins.metrics import pointing_game, rank_correlation, time_saliency
 
 EPSILONS = (0.0, 0.02, 0.05, 0.1, 0.2)
@@ -56,7 +66,9 @@ def pgd(net, x, y, eps, steps=10):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
-    parser.add_argument("--samples", type=int, default=297, help="test recordings")
+    parser.add_argument(
+        "--samples", type=int, default=297, help="test recordings (default: %(default)s)"
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -70,26 +82,28 @@ def main() -> None:
         help="output folder (default: %(default)s)",
     )
     args = parser.parse_args()
-    torch.manual_seed(0)
+    reproducible()
     net = demo.trained_demo_net()
     x, y, dataset = event_digits(args.data, False, args.samples, demo.BINS)
     masks = dataset.object_masks(demo.BINS)[1:]
-    clean = {"SAM": explain(net, x), "Grad-CAM": SNNGradCAM(net).attribute(x, target=y)}
+
+    def explained(frames: torch.Tensor) -> dict[str, SAMResult]:
+        return {
+            "SAM": explain(net, frames),
+            "Grad-CAM": SNNGradCAM(net).attribute(frames, target=y),
+        }
+
+    clean = explained(x)
     clean_maps = {k: time_saliency(r, LAYER, (34, 34)) for k, r in clean.items()}
-    print(f"{len(y)} test recordings; mean events per pixel and bin {x.mean():.3f}")
     print(
-        f"{'attack':>6} {'eps':>5} {'acc.':>6} {'SAM pointing':>13} {'G-C pointing':>13} "
-        f"{'SAM moved':>10} {'G-C moved':>10}"
+        f"{len(y)} test recordings, on average {x.mean():.3f} events per pixel and bin; random "
+        f"maps of layer {LAYER} score {percent(chance(clean['SAM'].maps(LAYER)[1:], masks))} in "
+        "the pointing game."
     )
-    curves: dict[str, list[float]] = {}
-    shown = {}
-    for attack in (fgsm, pgd):
-        for eps in EPSILONS:
-            adv = attack(net, x, y, eps) if eps else x
-            results = {
-                "SAM": explain(net, adv),
-                "Grad-CAM": SNNGradCAM(net).attribute(adv, target=y),
-            }
+    rows, curves, shown = [], {}, {}
+    for attack in (None, fgsm, pgd):
+        for eps in EPSILONS[1:] if attack else EPSILONS[:1]:
+            results = explained(attack(net, x, y, eps)) if attack else clean
             acc = (class_scores(results["SAM"].outputs).argmax(1) == y).float().mean()
             hits = {k: pointing_game(r.maps(LAYER)[1:], masks).mean() for k, r in results.items()}
             moved = {
@@ -98,20 +112,19 @@ def main() -> None:
                 ).abs()
                 for k, r in results.items()
             }
-            name = attack.__name__.upper()
-            print(
-                f"{name:>6} {eps:>5.2f} {acc:>6.1%} {hits['SAM']:>13.1%} "
-                f"{hits['Grad-CAM']:>13.1%} {moved['SAM']:>10.2f} {moved['Grad-CAM']:>10.2f}"
-            )
-            for key, value in (
-                ("accuracy", acc),
-                ("SAM", hits["SAM"]),
-                ("Grad-CAM", hits["Grad-CAM"]),
-            ):
-                curves.setdefault(f"{name} {key}", []).append(float(value))
-            if attack is pgd and eps in (0.0, 0.05, 0.2):
+            name = attack.__name__.upper() if attack else "none"
+            rows.append([
+                name, f"{eps:g}", percent(acc), percent(hits["SAM"]), percent(hits["Grad-CAM"]),
+                f"{moved['SAM']:.2f}", f"{moved['Grad-CAM']:.2f}",
+            ])  # fmt: skip
+            for label in ("FGSM", "PGD") if not attack else (name,):
+                for key, value in (("accuracy", acc), *hits.items()):
+                    curves.setdefault(f"{label} {key}", []).append(float(value))
+            if attack in (None, pgd) and eps in (0.0, 0.05, 0.2):
                 shown[f"SAM, eps {eps:g}"] = results["SAM"].heatmap(LAYER, size=(34, 34))[:, 0]
                 shown[f"Grad-CAM, eps {eps:g}"] = results["Grad-CAM"].heatmap(LAYER, (34, 34))[:, 0]
+    header = ["attack", "eps", "accuracy", "SAM pointing", "Grad-CAM pointing", "SAM moved"]
+    print_table([*header, "Grad-CAM moved"], rows)
     path = save_maps(
         args.out / "adversarial_maps.png",
         x[:, 0],
@@ -127,8 +140,7 @@ def main() -> None:
     ax.set_ylabel("accuracy / pointing game")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(args.out / "adversarial_pointing.png", dpi=110)
-    print(f"wrote {args.out / 'adversarial_pointing.png'}")
+    print(f"wrote {save_png(fig, args.out / 'adversarial_pointing.png', dpi=110)}")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@ for T steps. How does SAM differ?
 
     python examples/study_ann2snn.py [--epochs 8] [--steps 16] [--out examples/output/studies]
 
-Prints accuracy, firing rate, when the SAM mass peaks, the pointing game (map maximum on the
-digit's ink) and how alike the two models' maps are; writes ann2snn_maps.png and
-ann2snn_profile.png.
+Prints, as a markdown table and sentences (docs/studies/ann2snn.md is a copy), accuracy,
+firing rate, when the SAM mass peaks, the pointing game (map maximum on the digit's ink) with
+that of random maps (chance), and how alike the two models' maps are; writes
+ann2snn_maps_{0,1}.png and ann2snn_profile.png. Seeded, deterministic, one thread: the same
+command prints the same results.
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from pathlib import Path
 import torch
 from sam_plugins_demo import load_digits, split
 from spikingjelly.activation_based import ann2snn, functional, layer, neuron, surrogate
-from study_common import accuracy, plot_profiles, profile, save_maps, train
+from study_common import (
+    accuracy,
+    chance,
+    percent,
+    plot_profiles,
+    print_table,
+    profile,
+    reproducible,
+    save_maps,
+    train,
+)
 from torch import nn
 
 from sam_plugins import explain
@@ -76,6 +88,7 @@ def main() -> None:
         help="output folder (default: %(default)s)",
     )
     args = parser.parse_args()
+    reproducible()
     train_x, train_y, test_x, test_y = split(*load_digits(size=16))
     ink = (test_x[:, 0] >= 0.3).expand(args.steps - 1, -1, -1, -1)  # where the digit is
 
@@ -94,9 +107,8 @@ def main() -> None:
     torch.manual_seed(0)
     trained = surrogate_snn()
     train(trained, repeat(train_x), train_y, run_snn, args.epochs)
-    print(f"ANN test accuracy {ann_acc:.1%}")
     models = {"surrogate-trained": trained, "converted": converted}
-    print(f"{'model':>17} {'acc.':>6} {'layer':>5} {'rate':>6} {'peak step':>9} {'pointing':>9}")
+    rows = [["ANN", percent(ann_acc), "", "", "", "", ""]]
     curves, maps, summed = {}, {}, {}
     for name, net in models.items():
         acc = accuracy(net, repeat(test_x), test_y, run_snn)
@@ -108,19 +120,26 @@ def main() -> None:
         for depth, layer_name in enumerate(conv_layers, 1):
             rate = result[layer_name].spikes.float().mean()
             curve = profile(result, layer_name)
-            hits = pointing_game(result.maps(layer_name)[1:], ink).mean()
-            print(
-                f"{name:>17} {acc:>6.1%} {depth:>5} {rate:>6.3f} {int(curve.argmax()):>9} "
-                f"{hits:>9.1%}"
-            )
+            layer_maps = result.maps(layer_name)[1:]
+            rows.append([
+                f"{name} SNN", percent(acc), f"conv {depth}", f"{rate:.3f}", int(curve.argmax()),
+                percent(pointing_game(layer_maps, ink).mean()), percent(chance(layer_maps, ink)),
+            ])  # fmt: skip
             curves[f"{name} conv {depth}"] = curve
             maps[f"{name.split('-')[0]}, conv {depth}"] = result.heatmap(layer_name, size=(16, 16))
             summed[(name, depth)] = time_saliency(result, layer_name, (16, 16))
+    header = ["model", "test accuracy", "layer", "firing rate", "SAM mass peaks at step"]
+    print_table([*header, "pointing game", "chance"], rows)
     longer = accuracy(converted, test_x.unsqueeze(0).expand(64, *test_x.shape), test_y, run_snn)
-    print(f"converted SNN with 64 steps instead of {args.steps}: accuracy {longer:.1%}")
-    for depth in (1, 2):
-        alike = rank_correlation(summed[("surrogate-trained", depth)], summed[("converted", depth)])
-        print(f"conv {depth}: rank correlation of the two models' maps {alike.nanmean():.2f}")
+    print(f"With 64 steps instead of {args.steps} the converted SNN reaches {percent(longer)}.")
+    alike = [
+        rank_correlation(summed[("surrogate-trained", d)], summed[("converted", d)]).nanmean()
+        for d in (1, 2)
+    ]
+    print(
+        f"The two models' time-summed maps rank-correlate at {alike[0]:.2f} (conv 1) and "
+        f"{alike[1]:.2f} (conv 2)."
+    )
     for sample in (0, 1):
         rows = {
             key: heat[:, sample] for key, heat in sorted(maps.items(), key=lambda kv: kv[0][-1])

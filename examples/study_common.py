@@ -1,5 +1,7 @@
-"""What the three paper studies (study_*.py) share: the event digits as frames, a seeded
-fixed-epoch training loop, accuracy, and the two figures (maps side by side, temporal profiles)."""
+"""What the three paper studies (study_*.py) share: the same results from the same command
+(`reproducible`), the event digits as frames, a seeded fixed-epoch training loop, accuracy, the
+markdown tables they print (docs/studies/*.md are copies of them) and the two figures (maps
+side by side, temporal profiles), written byte for byte the same when nothing changed."""
 
 from __future__ import annotations
 
@@ -18,9 +20,44 @@ from torch import Tensor, nn  # noqa: E402
 
 from sam_plugins import SAMResult, class_scores  # noqa: E402
 from sam_plugins.analysis import collate_frames  # noqa: E402
-from sam_plugins.render import save_overlay_grid  # noqa: E402
+from sam_plugins.metrics import pointing_game  # noqa: E402
+from sam_plugins.render import image_grid_figure, show_sam_on_image  # noqa: E402
 
 Forward = Callable[[nn.Module, Tensor], Tensor]  # (model, inputs [T, B, ...]) -> outputs
+THREADS = 1  # float sums are split over threads: their order, and so the last bits, depend on it
+
+
+def reproducible(seed: int = 0) -> None:
+    """The same command on the same machine prints the same table: seeded, deterministic
+    kernels only, and a fixed thread count."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(THREADS)
+
+
+def percent(x: float | Tensor) -> str:
+    return f"{100 * float(x):.1f} %"
+
+
+def print_table(header: list[str], rows: list[list[object]]) -> None:
+    """A markdown table on stdout, as the study pages show it."""
+    for cells in (header, ["---"] * len(header), *rows):
+        print("| " + " | ".join(str(c) for c in cells) + " |")
+
+
+def chance(maps: Tensor, masks: Tensor) -> Tensor:
+    """The pointing game of seeded random maps of the shape of `maps` [..., h, w] against
+    `masks` [..., H, W]: what a map that knows nothing scores."""
+    noise = torch.rand(maps.shape, generator=torch.Generator().manual_seed(0))
+    return pointing_game(noise, masks).mean()
+
+
+def save_png(fig, path: Path, dpi: int) -> Path:
+    """`fig` as a PNG without the matplotlib version in it: the same figure, the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return path
 
 
 def event_digits(data: Path, train: bool, limit: int | None, bins: int = 10):
@@ -40,9 +77,11 @@ def save_maps(path: Path, frames: Tensor, rows: dict[str, Tensor], title: str) -
     column per step, over the sample's frames [T, C, H, W] (or one frame [C, H, W])."""
     steps = next(iter(rows.values())).shape[0]
     per_step = frames if frames.dim() == 4 else frames.expand(steps, *frames.shape)
-    backgrounds = torch.stack([torch.from_numpy(polarity_image(f)) for f in per_step])[None]
-    heat = torch.stack([maps.cpu() for maps in rows.values()])
-    return save_overlay_grid(path, backgrounds, heat, list(rows), title)
+    backgrounds = [polarity_image(f) for f in per_step]
+    cells = [[show_sam_on_image(backgrounds[t], maps[t].cpu()) for t in range(steps)]
+             for maps in rows.values()]  # fmt: skip
+    fig = image_grid_figure(cells, [f"t={t}" for t in range(steps)], list(rows), title)
+    return save_png(fig, path, dpi=100)
 
 
 def train(net: nn.Module, x: Tensor, y: Tensor, forward: Forward, epochs: int) -> int:
@@ -79,7 +118,4 @@ def plot_profiles(path: Path, curves: dict[str, Tensor], title: str) -> Path:
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=110)

@@ -1,10 +1,12 @@
 """Study: leak. The same SpikingJelly conv SNN with IF neurons (no leak) and with LIF neurons
 (tau = 2), trained the same way on the emulated event digits; SAM over time side by side.
 
-    python examples/study_leak.py [--epochs 10] [--out examples/output/studies]
+    python examples/study_leak.py [--epochs 10] [--limit N] [--out examples/output/studies]
 
-Prints accuracy, firing rate, when the SAM mass peaks and the pointing game (the map's maximum
-on the digit, per time bin) for both; writes leak_maps.png and leak_profile.png.
+Prints, as a markdown table (docs/studies/leak.md is a copy), accuracy, firing rate, when the
+SAM mass peaks and the pointing game (the map's maximum on the digit, per time bin) for both,
+with the pointing game of random maps (chance); writes leak_maps_{0,1}.png and
+leak_profile.png. Seeded, deterministic, one thread: the same command prints the same table.
 """
 
 from __future__ import annotations
@@ -14,7 +16,18 @@ from pathlib import Path
 
 import torch
 from spikingjelly.activation_based import functional, layer, neuron, surrogate
-from study_common import accuracy, event_digits, plot_profiles, profile, save_maps, train
+from study_common import (
+    accuracy,
+    chance,
+    event_digits,
+    percent,
+    plot_profiles,
+    print_table,
+    profile,
+    reproducible,
+    save_maps,
+    train,
+)
 from torch import nn
 
 from sam_plugins import explain
@@ -63,28 +76,31 @@ def main() -> None:
         help="output folder (default: %(default)s)",
     )
     args = parser.parse_args()
+    reproducible()
     train_x, train_y, _ = event_digits(args.data, True, args.limit, BINS)
     test_x, test_y, test_set = event_digits(args.data, False, args.limit, BINS)
     masks = test_set.object_masks(BINS)
     maps, curves = {}, {}
-    print(f"{'neuron':>6} {'acc.':>6} {'layer':>5} {'rate':>6} {'peak bin':>8} {'pointing':>9}")
+    rows = []
     for name, node in NODES.items():
         torch.manual_seed(0)
         net = make_net(node)
-        epochs = train(net, train_x, train_y, forward, args.epochs)
+        train(net, train_x, train_y, forward, args.epochs)
         acc = accuracy(net, test_x, test_y, forward)
         result = explain(net, test_x, keep_spikes=True)
-        for layer_name in ("1", "3"):
+        for depth, layer_name in enumerate(("1", "3"), 1):
             rate = result[layer_name].spikes.float().mean()
             curve = profile(result, layer_name)
-            hits = pointing_game(result.maps(layer_name)[1:], masks[1:]).mean()
-            print(
-                f"{name:>6} {acc:>6.1%} {layer_name:>5} {rate:>6.3f} {int(curve.argmax()):>8} "
-                f"{hits:>9.1%}"
-            )
-            curves[f"{name} layer {layer_name}"] = curve
-            maps[f"{name}, layer {layer_name}"] = result.heatmap(layer_name, size=(34, 34))
-        print(f"       ({name}: {epochs} epochs)")
+            layer_maps = result.maps(layer_name)[1:]
+            rows.append([
+                name, percent(acc), f"conv {depth}", f"{rate:.3f}", int(curve.argmax()),
+                percent(pointing_game(layer_maps, masks[1:]).mean()),
+                percent(chance(layer_maps, masks[1:])),
+            ])  # fmt: skip
+            curves[f"{name} conv {depth}"] = curve
+            maps[f"{name}, conv {depth}"] = result.heatmap(layer_name, size=(34, 34))
+    header = ["neuron", "test accuracy", "layer", "firing rate", "SAM mass peaks at bin"]
+    print_table([*header, "pointing game", "chance"], rows)
     for sample in (0, 1):
         path = save_maps(
             args.out / f"leak_maps_{sample}.png",
