@@ -5,7 +5,6 @@ time-line report: `sam_plugins.stream`)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -111,6 +110,12 @@ def explain_clip(args: argparse.Namespace) -> None:
         used = settings(args, layers=list(result), time_bins=args.time_bins)
         used["frames_shape"] = list(inputs.frames.shape)
         paths.append(write_maps(args.out / "maps.npz", inputs.frames, result, inputs.labels, used))
+    if args.crop is not None or args.downsample is not None:  # where the model's input came from
+        from sam_plugins.io.inputs import open_events
+        from sam_plugins.stream import sensor_region
+
+        stream = open_events(args.input, args.sensor_size)
+        paths.append(sensor_region(stream, args.crop, args.downsample, args.out))
     print(f"wrote {len(paths)} files to {args.out}/ (open {paths[0]})")
 
 
@@ -119,7 +124,7 @@ def explain_stream(args: argparse.Namespace) -> None:
     video, the time-line report; steps/s and events/s printed at the end."""
     from sam_plugins.io.inputs import open_events
     from sam_plugins.io.models import LoadError
-    from sam_plugins.stream import DoesNotFit, explain_recording
+    from sam_plugins.stream import DoesNotFit, explain_recording, rates
 
     stream = open_events(args.input, args.sensor_size)  # LoadError: one line
     model = load_model(args)
@@ -156,16 +161,8 @@ def explain_stream(args: argparse.Namespace) -> None:
         from sam_plugins.io.models import first_line
 
         raise CLIError(first_line(exc)) from None
-    stats, wall = done.stats, done.wall_seconds
-    seconds = stats.seconds
-    total = max(sum(seconds.values()), 1e-9)
-    print(
-        f"explained {stats.steps} steps of {args.bin} us ({stats.events} events) in {wall:.1f} s: "
-        f"{stats.steps / wall:.1f} steps/s, {stats.events / wall:.0f} events/s; reading and "
-        f"framing {100 * (seconds['read'] + seconds['frame']) / total:.0f} % of the time"
-    )
+    print(rates(done.stats, args.bin) + f"; {done.wall_seconds:.1f} s in all")
     print(f"wrote {len(done.paths)} files to {args.out}/ (open {done.paths[-1]})")
-    print("timing: " + json.dumps({k: round(v, 3) for k, v in seconds.items()}))
 
 
 def add(subparsers) -> None:

@@ -39,8 +39,10 @@ from .recording import (
     RecordingResult,
     StreamStats,
     explain_recording,
+    rates,
     reader_draw,
     run_stream,
+    sensor_region,
 )
 from .runner import Steps, StreamRunner
 from .sinks import MapsFile, Timeline, VideoSink, video_path
@@ -57,7 +59,9 @@ __all__ = [
     "Timeline",
     "VideoSink",
     "explain_recording",
+    "rates",
     "reader_draw",
     "run_stream",
+    "sensor_region",
     "video_path",
 ]

@@ -39,20 +39,24 @@ def region_caption(
     return said
 
 
-def region_figure(counts: np.ndarray, region: tuple[int, int, int, int], path: Path) -> Path:
+def region_figure(
+    counts: np.ndarray, region: tuple[int, int, int, int], path: Path, caption: str = ""
+) -> Path:
     """A PNG of the full sensor's events per pixel [H, W] (log scale) with the region (X, Y, W,
-    H) the model saw drawn as a rectangle."""
+    H) the model saw drawn as a rectangle, `caption` below."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
     height, width = counts.shape
-    fig = Figure(figsize=(min(8.0, 2.0 + width / 60), min(6.0, 1.2 + height / 60)))
+    fig = Figure(figsize=(min(8.0, 3.0 + width / 60), min(6.0, 2.5 + height / 60)))
     ax = fig.add_subplot()
     ax.imshow(np.log1p(counts), cmap="gray", interpolation="nearest")
     x, y, w, h = region
     ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="red", linewidth=1.5))
-    ax.set_title(f"sensor {width}x{height}: the model saw x {x}..{x + w - 1}, y {y}..{y + h - 1}")
+    ax.set_title(f"sensor {width}x{height}, the model's region in red", fontsize=9)
     ax.tick_params(labelsize=7)
+    if caption:
+        ax.set_xlabel(caption, fontsize=7, wrap=True)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return path
@@ -99,6 +103,14 @@ def timeline_figure(
     return path
 
 
+def _video_element(name: str) -> str:
+    """The video beside the page, shown in it (an MP4 in a video element, a GIF as an image)."""
+    src = html.escape(name)
+    if name.endswith(".mp4"):
+        return f'<video controls loop muted src="{src}" style="max-width:100%"></video>'
+    return f'<img alt="the input with SAM over it per layer" src="{src}">'
+
+
 def _png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
@@ -142,6 +154,7 @@ img{{max-width:100%}}th{{text-align:left;padding-right:1em}}td,th{{font-size:90%
 <p>{html.escape(region)} (the red rectangle; events per pixel over the whole recording)</p>
 <img alt="the full sensor with the region the model saw" src="{_png(region_path)}">
 <h2>Files</h2>
+{_video_element(video)}
 <ul><li><a href="{video_name}">{video_name}</a>: the input with SAM over it per layer, one
 frame per step</li>
 <li>maps.h5: every layer's maps [T, 1, ...] (<code>layer_NAME</code>), <code>outputs</code>,

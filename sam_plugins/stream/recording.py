@@ -118,6 +118,25 @@ class _SensorCounts:
         return self.counts.reshape(self.height, self.width)
 
 
+def sensor_region(
+    stream: EventStream,
+    crop: tuple[int, int, int, int] | None,
+    downsample: float | None,
+    folder: Path,
+) -> Path:
+    """``folder/region.png``: the full sensor's events per pixel over the recording `stream`,
+    with the region (`crop`) the model saw drawn on it and said in its title (a clip explained
+    with --crop / --downsample)."""
+    counts = _SensorCounts(stream.sensor_size)
+    for chunk in stream.chunks:
+        counts(chunk)
+    transform = EventTransform(stream.sensor_size, crop, downsample)
+    said = region_caption(
+        stream.sensor_size, transform.region, transform.factor, transform.sensor_size
+    )
+    return region_figure(counts.image(), transform.region, Path(folder) / "region.png", said)
+
+
 @dataclass
 class RecordingResult:
     """What `explain_recording` wrote and measured."""
@@ -183,8 +202,13 @@ def explain_recording(
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "maps.h5", video_path(out), out / "timeline.png", out / "region.png"]
     written.append(out / "report.html")
-    labels = [(name, name) for name in runner.layers]
+    labels = [(name, f"layer {name}") for name in runner.layers]
     settings = {**(settings or {}), "bin_us": bin_us, "layers": runner.layers}
+    settings |= {
+        "sensor_size": list(stream.sensor_size),
+        "model_sensor": list(transform.sensor_size),
+    }
+    settings["sensor_from_events"] = stream.sensor_from_events
     settings |= {"gamma": runner.sam.gamma, "window": runner.sam.window, "chunk_steps": chunk_steps}
     counts = _SensorCounts(stream.sensor_size)
     sinks: list[Any] = []
@@ -219,8 +243,7 @@ def explain_recording(
         events, mass, scores = timeline.arrays()
         window_steps = max(1, round(window_us / bin_us))
         predicted = None if scores is None else trailing_predictions(scores, window_steps)
-        region_figure(counts.image(), transform.region, written[3])
-        stats_line = _rates(stats, time.perf_counter() - began)
+        region_figure(counts.image(), transform.region, written[3])  # the page says the region
         write_timeline_page(
             written[4],
             events=events,
@@ -232,7 +255,7 @@ def explain_recording(
             figure_path=written[2],
             region_path=written[3],
             video=written[1].name,
-            summary=stats_line,
+            summary=rates(stats, bin_us),
             region=region_caption(
                 stream.sensor_size, transform.region, transform.factor, transform.sensor_size
             ),
@@ -255,16 +278,16 @@ def _chw(transform: EventTransform) -> tuple[int, int, int]:
     return polarities, height, width
 
 
-def _rates(stats: StreamStats, wall: float) -> str:
-    """One line: steps, events, steps/s and events/s, and where the time went."""
-    wall = max(wall, 1e-9)
+def rates(stats: StreamStats, bin_us: int) -> str:
+    """One line: the steps and events explained, steps/s and events/s over the stream (reading,
+    framing, the model with SAM, writing; not the start-up or the report), and the shares."""
     total = max(sum(stats.seconds.values()), 1e-9)
     share = {k: 100 * v / total for k, v in stats.seconds.items()}
     return (
-        f"{stats.steps} steps, {stats.events} events in {wall:.1f} s: "
-        f"{stats.steps / wall:.1f} steps/s, {stats.events / wall:.0f} events/s "
-        f"(reading and framing {share['read'] + share['frame']:.0f} % of the time, model and "
-        f"SAM {share['model']:.0f} %, writing {share['write']:.0f} %)"
+        f"explained {stats.steps} steps of {bin_us} us ({stats.events} events) in {total:.1f} s: "
+        f"{stats.steps / total:.1f} steps/s, {stats.events / total:.0f} events/s; reading and "
+        f"framing {share['read'] + share['frame']:.1f} % of that time, the model and SAM "
+        f"{share['model']:.1f} %, writing maps and video {share['write']:.1f} %"
     )
 
 
@@ -300,5 +323,7 @@ __all__ = [
     "StreamStats",
     "explain_recording",
     "reader_draw",
+    "rates",
     "run_stream",
+    "sensor_region",
 ]

@@ -69,6 +69,11 @@ def test_explain_command_on_a_framework_model(tmp_path, frames, models, factory,
     assert "wrote" in capsys.readouterr().out
     expected = explain(getattr(models, factory)().eval(), frames)
     assert_report_shows(out, frames, expected, layer)
+    saved = np.load(out / "maps.npz")  # every layer's maps, for scripts
+    assert {f"layer_{name}" for name in expected} <= set(saved.files)
+    for name in expected:
+        np.testing.assert_allclose(saved[f"layer_{name}"], expected[name].maps.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(saved["frames"], frames.numpy())
 
 
 def test_explain_command_on_a_nir_file(tmp_path, frames, models, capsys):
@@ -125,7 +130,7 @@ def test_explain_command_on_the_spikingjelly_lif_classifier(tmp_path, capsys):
     argv = ["explain", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr()
-    assert printed.out.splitlines() == [f"wrote 5 files to {out}/ (open {out / 'report.html'})"]
+    assert printed.out.splitlines() == [f"wrote 6 files to {out}/ (open {out / 'report.html'})"]
     assert printed.err.splitlines()[0] == f"{path}: imported by spikingjelly", printed.err
     assert len(printed.err.splitlines()) <= 2
     functional.reset_net(net)
