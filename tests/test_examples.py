@@ -60,7 +60,8 @@ def test_the_example_writes_its_figures_and_files(run):
         assert len(list(out.glob("recording_*.png"))) == 3
         assert (out / "test_analysis.h5").stat().st_size > 10_000
     else:
-        assert re.search(r"^analysed \d+ recordings", run.stdout, re.M), run.stdout
+        assert "analysed 100 recordings" in run.stdout  # the emulated SHD test split
+        assert "per-class maps (20, 40, 128)" in run.stdout  # classes, bins, hidden neurons
         assert (out / "shd_analysis.h5").stat().st_size > 10_000
         assert (out / "shd_net.pt").is_file() and (out / "recording.npy").is_file()
 
