@@ -65,6 +65,7 @@ CORE = {
             "sam_plugins.commands.report:add",
             "the HTML report of an analysis file made by analyze",
         ),
+        Command("live", "sam_plugins.commands.live:add", "SAM live from UDP events or a replay"),
     )
 }
 

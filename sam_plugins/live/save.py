@@ -1,0 +1,87 @@
+"""``live --save DIR``: the session written as ``explain --bin`` writes a recording, with its
+sinks (`sam_plugins.stream`): ``maps.h5`` (the steps run; ``time_us`` says which, dropped steps
+are missing), ``sam.mp4`` (or ``sam.gif``), ``timeline.png``, ``region.png`` and
+``report.html``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..stream import MapsFile, Timeline, VideoSink, video_path
+from ..stream.page import region_caption, region_figure, trailing_predictions, write_timeline_page
+
+
+class LazyVideo:
+    """A `VideoSink` opened at the first block, for the layers whose maps are images."""
+
+    def __init__(self, path: Path, layers: list[str], draw, fps: float, bin_us: int) -> None:
+        self.args = (path, layers, draw, fps, bin_us)
+        self.sink: VideoSink | None = None
+
+    def write(self, steps, frames) -> None:
+        if self.sink is None:
+            path, layers, draw, fps, bin_us = self.args
+            images = [(n, f"layer {n}") for n in layers if steps.maps[n].dim() == 4]
+            self.sink = VideoSink(path, images, draw, fps, bin_us)
+        self.sink.write(steps, frames)
+
+    def close(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
+
+
+class SessionFiles:
+    """The sinks of a saved session (`sinks`, written block by block while it runs) and the
+    report written by `finish`."""
+
+    def __init__(
+        self, out: Path, settings: dict[str, Any], t0, bin_us: int, layers: list[str], draw
+    ) -> None:
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.bin_us = bin_us
+        self.video = video_path(self.out)
+        self.settings = settings
+        self.maps = MapsFile(self.out / "maps.h5", settings, t0, bin_us)
+        self.timeline = Timeline()
+        self.sinks = [self.maps, self.timeline, LazyVideo(self.video, layers, draw, 25.0, bin_us)]
+
+    def finish(
+        self,
+        summary: str,
+        window_us: int,
+        counts: np.ndarray | None,
+        transform,
+        steps_run: int,
+    ) -> list[Path]:
+        """Close the sinks and write the report; the files written."""
+        for sink in self.sinks:
+            sink.close()
+        paths = [self.out / "maps.h5"]
+        if not steps_run:
+            return paths
+        events, mass, scores = self.timeline.arrays()
+        window_steps = max(1, round(window_us / self.bin_us))
+        predicted = None if scores is None else trailing_predictions(scores, window_steps)
+        full = transform.full_size
+        region = self.out / "region.png"
+        picture = np.zeros(full[1::-1], np.int64) if counts is None else counts.reshape(full[1::-1])
+        region_figure(picture, transform.region, region)
+        write_timeline_page(
+            self.out / "report.html",
+            events=events,
+            mass=mass,
+            predicted=predicted,
+            bin_us=self.bin_us,
+            window_us=window_us,
+            settings=self.settings,
+            figure_path=self.out / "timeline.png",
+            region_path=region,
+            video=self.video.name,
+            summary=summary,
+            region=region_caption(full, transform.region, transform.factor, transform.sensor_size),
+        )
+        return [*paths, self.video, self.out / "timeline.png", region, self.out / "report.html"]
