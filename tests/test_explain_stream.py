@@ -20,7 +20,9 @@ from tonic.transforms import ToFrame
 from sam_plugins import explain
 from sam_plugins.cli import main
 from sam_plugins.commands.arguments import duration
-from sam_plugins.stream import StepFramer, StreamRunner, run_stream
+from sam_plugins.io.inputs import open_events
+from sam_plugins.stream import StepFramer, StreamRunner, explain_recording, run_stream
+from sam_plugins.stream.page import trailing_predictions
 
 SENSOR = (34, 34, 2)
 EVENT = [("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "<i1")]
@@ -188,3 +190,28 @@ def test_bad_stream_arguments_are_one_line_and_write_nothing(tmp_path, capsys, f
     assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1, err
     assert message in err
     assert not (tmp_path / "o").exists()
+
+
+def test_the_prediction_sums_the_scores_over_the_trailing_window():
+    scores = np.zeros((8, 3))
+    scores[0, 2] = 5  # class 2 early
+    scores[[2, 3, 4], 1] = 1  # class 1 later, weaker at each step
+    # 3-step window: the step and the two before it; -1 where nothing was scored
+    assert trailing_predictions(scores, 3).tolist() == [2, 2, 2, 1, 1, 1, 1, -1]
+    assert trailing_predictions(scores, 8).tolist() == [2, 2, 2, 2, 2, 2, 2, 2]
+
+
+def test_explain_recording_shows_progress_and_writes_nothing_on_failure(tmp_path, capsys):
+    np.save(tmp_path / "rec.npy", recording(0.3))
+    stream = open_events(tmp_path / "rec.npy", SENSOR)
+    done = explain_recording(demo.trained_demo_net(), stream, tmp_path / "o", 10_000)
+    assert done.stats.steps == 29 and "step" in capsys.readouterr().err  # tqdm's bar
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {
+        "maps.h5", "sam.mp4", "timeline.png", "region.png", "report.html"
+    }  # fmt: skip
+    # a model that fails on these frames: the error, and no folder left behind
+    wrong = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(10, 2))
+    stream = open_events(tmp_path / "rec.npy", SENSOR)
+    with pytest.raises(ValueError, match=r"the model failed on frames of shape \(29, 1, 2, 34"):
+        explain_recording(wrong, stream, tmp_path / "p", 10_000, layers=["1"])
+    assert not (tmp_path / "p").exists()

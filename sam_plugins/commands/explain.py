@@ -109,6 +109,9 @@ def explain_clip(args: argparse.Namespace) -> None:
         paths = write_explanation(args.out, inputs.frames, result, inputs.labels, inputs.draw)
         used = settings(args, layers=list(result), time_bins=args.time_bins)
         used["frames_shape"] = list(inputs.frames.shape)
+        if inputs.sensor_size is not None:  # an event recording: the sensor it was read on
+            used["sensor_size"] = list(inputs.sensor_size)
+            used["sensor_from_events"] = inputs.sensor_from_events
         paths.append(write_maps(args.out / "maps.npz", inputs.frames, result, inputs.labels, used))
     if args.crop is not None or args.downsample is not None:  # where the model's input came from
         from sam_plugins.io.inputs import open_events
