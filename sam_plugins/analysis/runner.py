@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from sam_plugins import DEFAULT_GAMMA, SpikeActivationMap, class_scores
+from sam_plugins.methods import SilentLayerWarning
 
 from .result import AnalysisResult
 from .stats import SpikeStats
@@ -168,12 +170,16 @@ def analyze_dataset(
     try:
         if _on_rank0(start, world) == "done":
             _say(progress and rank == 0, f"{path} is complete: this analysis is there already")
-            return AnalysisResult(path)
+            return _noted(AnalysisResult(path), rank)
         try:
-            return _run(
-                model, dataset, path, sam, identity, rank, world, device, batch_size,
-                num_classes, predict, isi_bins, save_maps, progress, num_workers, commit_every,
-            )  # fmt: skip
+            with warnings.catch_warnings():  # a batch's silent layer is no news: see _noted
+                warnings.simplefilter("ignore", SilentLayerWarning)
+                result = _run(
+                    model, dataset, path, sam, identity, rank, world, device, batch_size,
+                    num_classes, predict, isi_bins, save_maps, progress, num_workers,
+                    commit_every,
+                )  # fmt: skip
+            return _noted(result, rank)
         except (AnalysisError, ValueError) as exc:  # bad input: say what is kept, how to remove it
             kept = left_behind(path) if rank == 0 else ""
             if not kept:
@@ -187,6 +193,23 @@ def analyze_dataset(
             raise
     finally:
         lock.release()
+
+
+def _noted(result: AnalysisResult, rank: int) -> AnalysisResult:
+    """`result`, after one `SilentLayerWarning` (on rank 0) per layer that emitted no spike
+    over the whole dataset: the merged rows decide, so a layer silent in some batches, or in
+    one rank's samples, is not named."""
+    if rank == 0:
+        for layer in result.layers:
+            if not result.sample_rates(layer).any():
+                kind = f" ({result.kind(layer)})" if result.kind(layer) else ""
+                warnings.warn(
+                    f"layer {layer!r}{kind} emitted no spike over the whole "
+                    f"dataset ({result.done} samples): its SAM maps and statistics are all zero",
+                    SilentLayerWarning,
+                    stacklevel=3,
+                )
+    return result
 
 
 def _say(enabled: bool, text: str) -> None:
@@ -203,7 +226,7 @@ def _run(
     mine = range(rank, len(dataset), world)[shard.done :]
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    stats = SpikeStats(isi_bins)
+    stats = SpikeStats(isi_bins, sam=sam)  # SAM's pass counts and marks the spikes
     sam.recorder.consumers.append(stats)
     loader = DataLoader(
         Subset(dataset, mine),

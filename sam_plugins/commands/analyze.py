@@ -10,6 +10,7 @@ frames tonic dataset classes); the analysis itself sees (frames, label) items on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -93,12 +94,9 @@ def _argv(args: argparse.Namespace) -> list[str]:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    import numpy as np
     import torch
     import torch.distributed as dist
 
-    from sam_plugins.analysis.report import write_analysis_report
-    from sam_plugins.analysis.runner import analyze_dataset, prepare_analysis
     from sam_plugins.analysis.store import AnalysisError, check_output
 
     for flag, value in (("--limit", args.limit), ("--nproc", args.nproc)):
@@ -115,7 +113,6 @@ def _analyze(args: argparse.Namespace) -> None:
             raise CLIError(str(exc)) from None
     if args.report is not None:
         writable_folder(args.report, "--report")
-    launch = args.nproc > 1 and not _distributed()
     device = args.device
     if _distributed():
         cuda = device.startswith("cuda")
@@ -124,9 +121,33 @@ def _analyze(args: argparse.Namespace) -> None:
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if cuda else "gloo")
     try:
+        done = _work(args, device)
+    except BaseException as exc:
+        if dist.is_initialized():  # one line naming the rank that failed, if another one did
+            _ranks_failed(exc)
+        raise
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if done is not None:
+        _summary(args, *done)
+
+
+def _work(args: argparse.Namespace, device: str) -> tuple[Any, bool] | None:
+    """Load, open the data and analyse: the AnalysisResult and whether the file was written
+    (False: it held this analysis already), or None where this process prints nothing more (a
+    launcher whose processes did it, a rank other than 0). CLIError for what the user can
+    change."""
+    from sam_plugins.analysis.runner import analyze_dataset, prepare_analysis
+    from sam_plugins.analysis.store import AnalysisError
+    from sam_plugins.methods import warnings_as_notes
+
+    launch = args.nproc > 1 and not _distributed()
+    started = False  # whether the analysis itself began (an interrupt says what it kept)
+    try:
         rank0 = int(os.environ.get("RANK", "0")) == 0
         model = load_model(args, device, note=rank0 and not launch)
-        dataset, names = _open_dataset(args)
+        dataset, names = _after_rank0(lambda: _open_dataset(args))
         num_classes = args.num_classes or (len(names) if names else None)
         if num_classes is None:
             raise CLIError(f"{args.dataset} does not list its classes: give --num-classes")
@@ -147,8 +168,10 @@ def _analyze(args: argparse.Namespace) -> None:
         if launch:  # refuse what the processes would refuse, before starting them
             prepare_analysis(model, dataset, args.out, world=args.nproc, **options)
             _launch(args)  # rank 0 prints the summary and writes the report
-            return
-        else:
+            return None
+        started = True
+        before = _stamp(args.out)
+        with warnings_as_notes():  # a layer silent over the whole dataset: one note line
             analysis = analyze_dataset(
                 model, dataset, args.out, batch_size=args.batch_size, device=device,
                 commit_every=args.commit_every, **options,
@@ -160,12 +183,48 @@ def _analyze(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     except KeyboardInterrupt as exc:  # what the stopped run kept, and how to resume or remove it
-        raise CLIError("; ".join(["interrupted", *getattr(exc, "__notes__", [])])) from None
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        raise CLIError(_interrupted(exc, started, args.out)) from None
     if _distributed() and int(os.environ.get("RANK", "0")) != 0:
-        return
+        return None
+    return analysis, before is None or _stamp(args.out) != before
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(inode, modification time) of `path`, None if absent: whether a run wrote it."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _interrupted(exc: KeyboardInterrupt, started: bool, out: Path) -> str:
+    """What an interrupt kept, and that the same command resumes (or starts) the work."""
+    from sam_plugins.analysis.store import left_behind
+
+    notes = getattr(exc, "__notes__", [])  # the data emulated so far, the analysis' parts
+    if started and notes:
+        return "; ".join(["interrupted", *notes])
+    if started:  # e.g. a rank other than 0, whose analysis adds no note
+        kept = left_behind(out)
+        return (
+            f"interrupted; {kept}; run the same command again to resume it"
+            if kept
+            else "interrupted before the analysis kept any work; run the same command again"
+        )
+    return "; ".join(
+        ["interrupted before the analysis began (nothing of it was written)", *notes]
+        + ["run the same command again to resume" if notes else "run the same command again"]
+    )
+
+
+def _summary(args: argparse.Namespace, analysis: Any, written: bool) -> None:
+    """What the analysis found, the report, and what was written (`written`: the file; if
+    not, it held this analysis already)."""
+    import numpy as np
+
+    from sam_plugins.analysis.report import write_analysis_report
+
     print(f"analysed {analysis.done} samples, accuracy {analysis.accuracy:.1%}: {analysis.path}")
     for layer in analysis.layers:
         count = analysis.count
@@ -174,12 +233,102 @@ def _analyze(args: argparse.Namespace) -> None:
             f"  layer {layer}: SAM mass peaks at bin {int(mass.argmax())} of {len(mass)}, mean "
             f"firing rate {analysis.mean_rate(layer):.4f}"
         )
-    written = f"{analysis.path} ({analysis.done} samples)"
+    page = None
     if args.report is not None:
         page = write_analysis_report(analysis, args.report, pngs=args.pngs)
         print(f"report: {page}")
-        written += f" and the report {page}"
-    print(f"wrote {written}; the dataset's files are in {args.data}/")
+    if written:
+        report = f" and the report {page}" if page else ""
+        print(
+            f"wrote {analysis.path} ({analysis.done} samples){report}; the dataset's files are "
+            f"in {args.data}/"
+        )
+    else:
+        report = f"; made the report {page} again from it" if page else ""
+        print(
+            f"nothing written to {analysis.path}: it held this analysis already "
+            f"({analysis.done} samples){report}"
+        )
+
+
+FAILED = "sam-plugins/failed"  # the store key where the first rank that fails says why
+READY = "sam-plugins/data-ready"  # set by rank 0 when the data are there for the others
+
+
+def _store() -> Any:
+    """The torch.distributed group's key-value store (under torchrun, its launcher's, which
+    outlives the ranks)."""
+    from torch.distributed import distributed_c10d
+
+    return distributed_c10d._get_default_store()
+
+
+def _after_rank0(job: Any) -> Any:
+    """`job()` run by rank 0 first and by the other ranks once it has succeeded, so that data
+    emulated or downloaded into a shared folder are made once (by rank 0, on any machine) and
+    read by the others; a rank 0 that fails says so to the others, which end naming it."""
+    if not _distributed():
+        return job()
+    import time
+
+    rank = int(os.environ["RANK"])
+    store = _store()
+    if rank == 0:
+        value = job()
+        store.set(READY, "1")
+        return value
+    while not store.check([READY]):  # no collective: no timeout, however long rank 0 takes
+        if store.check([FAILED]):
+            _ranks_failed(None)
+        time.sleep(0.2)
+    return job()
+
+
+def _ranks_failed(exc: BaseException | None) -> None:
+    """How a rank of a torch.distributed run ends that stops with `exc` (None: it saw, while
+    waiting for rank 0's data, that a rank failed). Its own error (a CLIError, an interrupt, a
+    bug) is told to the others through the store, if it is the first, and raised as it is; an
+    error from torch.distributed (another rank is gone) becomes one line naming the rank that
+    failed first and why, or saying that one stopped without a word (e.g. killed)."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    gone = exc is None or _is_transport(exc)
+    try:
+        store = _store()
+        if not gone:
+            said = str(exc) if isinstance(exc, CLIError) else _first_line(exc)
+            store.compare_set(FAILED, "", f"{rank}\t{said}")  # the first failure is kept
+            return
+        with contextlib.suppress(Exception):  # the failed rank says why before it leaves
+            store.wait([FAILED], timedelta(seconds=5))
+        failed, said = store.get(FAILED).decode().split("\t", 1)
+    except Exception:  # noqa: BLE001 (no rank said why, or the launcher's store is gone too)
+        failed = None
+    if failed is not None and int(failed) != rank:
+        raise CLIError(f"rank {failed} of {world} failed: {said}") from None
+    if gone:
+        raise CLIError(
+            f"another process of this analysis (of {world}) stopped without saying why, e.g. "
+            f"killed, so this one (rank {rank}) stopped too: {_first_line(exc)}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _is_transport(exc: BaseException | None) -> bool:
+    """Whether `exc` is torch.distributed's news that another process is gone."""
+    import torch.distributed as dist
+
+    text = str(exc)
+    return isinstance(exc, dist.DistError) or (
+        isinstance(exc, RuntimeError) and any(w in text for w in ("gloo", "NCCL", "Connection"))
+    )
 
 
 def _launch(args: argparse.Namespace) -> None:

@@ -64,3 +64,23 @@ def analyse(data, path, **options):
     }  # fmt: skip
     options.setdefault("layers", LAYERS)
     return analyze_dataset(net(), data, path, **options)
+
+
+def quiet_net() -> ConvSNN:
+    """`net()` whose layers are silent on all-zero frames (no positive bias) and whose last
+    layer, lif3, never fires (its weights are zero)."""
+    model = net()
+    with torch.no_grad():
+        for layer in (model.conv1, model.conv2):
+            layer.bias.clamp_(max=0)
+        model.fc.weight.zero_()
+        model.fc.bias.fill_(-1)
+    return model
+
+
+class QuietEvens(Frames):
+    """`Frames` whose even items are all-zero frames: no layer of `quiet_net` fires on them."""
+
+    def __getitem__(self, i: int):
+        frames, label = super().__getitem__(i)
+        return (frames * (i % 2), label)

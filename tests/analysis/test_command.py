@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from typed import typed
 
 from sam_plugins.analysis import AnalysisResult
 from sam_plugins.cli import main
@@ -115,3 +116,27 @@ def test_report_of_a_missing_or_foreign_file(tmp_path, capsys):
     assert "not found" in one_line_error(["report", str(tmp_path / "none.h5")], capsys)
     (tmp_path / "x.h5").write_text("text")
     assert "as HDF5" in one_line_error(["report", str(tmp_path / "x.h5")], capsys)
+
+
+def test_a_complete_rerun_says_that_nothing_was_written(data, tmp_path):
+    """Issue 33: typed again, a finished analysis said "is complete: this analysis is there
+    already" and then "wrote a.h5 ...". It says that nothing was written to the file, and
+    that the report (the only thing made) was made again from it."""
+    command = f"sam-plugins analyze --data {data} --limit 4 --out a.h5 --report r"
+    first = typed(command, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout.splitlines()[-1] == (
+        f"wrote a.h5 (4 samples) and the report r/report.html; the dataset's files are in {data}/"
+    )
+    again = typed(command, tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "a.h5 is complete: this analysis is there already" in again.stderr
+    assert again.stdout.splitlines()[-1] == (
+        "nothing written to a.h5: it held this analysis already (4 samples); made the report "
+        "r/report.html again from it"
+    )
+    assert "wrote" not in again.stdout
+    no_report = typed(command.replace("--report r", "--no-report"), tmp_path)
+    assert no_report.stdout.splitlines()[-1] == (
+        "nothing written to a.h5: it held this analysis already (4 samples)"
+    )

@@ -4,6 +4,7 @@ N-MNIST binary files and read back through tonic's own reader, as a tonic datase
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from sam_plugins_tonic.emulator import SaccadeEmulator
 from sam_plugins_tonic.events import EventError, check_events
 from sam_plugins_tonic.formats import EVENT_DTYPE, read_nmnist_bin, write_nmnist_bin
@@ -69,33 +71,74 @@ class EmulatedDigits(Dataset):
         self.data = [folder / str(int(labels[i])) / f"{i:05d}.bin" for i in range(first, stop)]
         self.targets = [int(labels[i]) for i in range(first, stop)]
         self.indices = range(first, stop)  # positions in load_digits()
-        missing = [
-            (i, p) for i, p in zip(range(first, stop), self.data, strict=True) if not p.exists()
-        ]
+        missing = self._missing()
         if missing and not generate:
             raise FileNotFoundError(
                 f"{len(missing)} of {len(self.data)} event files missing under {folder}, e.g. "
                 f"{missing[0][1]}; pass generate=True to make them"
             )
-        emulator = SaccadeEmulator(self.sensor_size)
+        if missing:  # one process emulates; others (ranks, machines) wait for it
+            Path(self.location_on_system).mkdir(parents=True, exist_ok=True)
+            lock = FileLock(Path(self.location_on_system, ".emulating.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                print(f"waiting for another process that emulates into {folder}/", file=sys.stderr)
+                lock.acquire()
+            try:
+                self._emulate(images)
+            finally:
+                lock.release()
+        else:
+            self._check_settings()
+
+    def _missing(self) -> list[tuple[int, Path]]:
+        """(index in load_digits(), path) of the split's recordings not made yet."""
+        return [(i, p) for i, p in zip(self.indices, self.data, strict=True) if not p.exists()]
+
+    def _check_settings(self) -> str:
+        """The emulator's settings as JSON, after checking that the folder's files were made
+        with them (ValueError if not)."""
         settings = Path(self.location_on_system, "emulator.json")
-        wanted = json.dumps(asdict(emulator), sort_keys=True)
+        wanted = json.dumps(asdict(SaccadeEmulator(self.sensor_size)), sort_keys=True)
         if settings.exists() and settings.read_text() != wanted:
             raise ValueError(
                 f"{settings.parent} was made with other emulator settings ({settings.read_text()}"
                 f"; now {wanted}): delete the folder to regenerate it"
             )
-        if missing:
-            settings.parent.mkdir(parents=True, exist_ok=True)
-            settings.write_text(wanted)
-        if missing:  # said also where no bar is drawn (not a terminal)
-            print(
-                f"emulating {len(missing)} {self.folder_name.lower()} recordings into {folder}/ "
-                "(once: later runs read them)",
-                file=sys.stderr,
+        return wanted
+
+    def _emulate(self, images: torch.Tensor) -> None:
+        """Write the missing recordings (each under a temporary name, then renamed: a stop
+        leaves whole files only); on Ctrl-C, a note says what was kept."""
+        wanted = self._check_settings()
+        missing = self._missing()  # another process may have made them meanwhile
+        if not missing:
+            return
+        Path(self.location_on_system, "emulator.json").write_text(wanted)
+        folder = Path(self.location_on_system, self.folder_name)
+        emulator = SaccadeEmulator(self.sensor_size)
+        print(  # said also where no bar is drawn (not a terminal)
+            f"emulating {len(missing)} {self.folder_name.lower()} recordings into {folder}/ "
+            "(once: later runs read them)",
+            file=sys.stderr,
+        )
+        part = None
+        try:
+            for i, path in tqdm(missing, desc="emulating", unit="recording", disable=None):
+                part = path.with_name(path.name + ".part")
+                write_nmnist_bin(part, emulator(images[i, 0].numpy(), seed=i))
+                os.replace(part, path)
+        except KeyboardInterrupt as exc:
+            if part is not None:
+                part.unlink(missing_ok=True)
+            have = len(self.data) - len(self._missing())
+            exc.add_note(
+                f"emulating stopped at {have} of {len(self.data)} {self.folder_name.lower()} "
+                f"recordings, kept in {folder}/ (the rest are made when the dataset is opened "
+                "again)"
             )
-        for i, path in tqdm(missing, desc="emulating", unit="recording", disable=None):
-            write_nmnist_bin(path, emulator(images[i, 0].numpy(), seed=i))
+            raise
 
     def __getitem__(self, index: int):
         path = Path(self.data[index])
