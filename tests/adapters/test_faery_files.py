@@ -227,3 +227,20 @@ def test_bad_files_are_one_line_errors_and_nothing_is_written(files, case, tmp_p
     assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1, err
     assert message in err and str(path.name) in err, err
     assert not out.exists()
+
+
+def test_open_events_reads_a_file_in_bounded_chunks(files, monkeypatch):
+    """The stream is read as it is iterated, in chunks of at most CHUNK_EVENTS events."""
+    import types
+
+    import sam_plugins_faery
+
+    events, paths = files
+    monkeypatch.setattr(sam_plugins_faery, "CHUNK_EVENTS", 700)
+    stream = FaeryReader().open_events(paths["rec_evt3.raw"], None)
+    assert isinstance(stream.chunks, types.GeneratorType)  # nothing read yet
+    chunks = list(stream.chunks)
+    assert len(chunks) >= 5 and max(len(c) for c in chunks) <= 700
+    read = np.concatenate(chunks)
+    np.testing.assert_array_equal(read["x"], events["x"])
+    np.testing.assert_array_equal(read["t"] - read["t"][0], events["t"] - events["t"][0])
