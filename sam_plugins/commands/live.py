@@ -141,9 +141,9 @@ def add(subparsers) -> None:
     parser.add_argument(
         "--queue",
         type=positive_int,
-        default=16,
         metavar="STEPS",
-        help="the most steps waiting for the model; more are dropped, oldest first",
+        help="the most steps waiting for the model; more are dropped, oldest first (default: "
+        "200 ms of steps, at least 16)",
     )
     parser.add_argument(
         "--save",
@@ -181,6 +181,14 @@ class Live:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.closing: list = []
+        self.session = None
+        self.fragments = None
+
+    def _state(self) -> dict:
+        return {"starting": True} if self.session is None else self.session.state()
+
+    def _fragment(self) -> str | None:
+        return None if self.fragments is None else self.fragments()
 
     def run(self) -> None:
         try:
@@ -223,6 +231,18 @@ class Live:
                     f"--udp {host}:{port}: cannot listen there: {_reason(exc)}"
                 ) from None
             self.closing.append(udp.close)
+        host, port = args.http
+        try:  # bound before the model loads: a port in use fails at once
+            server = LiveServer(host, port, self._state, self._fragment)
+        except OSError as exc:
+            raise CLIError(f"--http {host}:{port}: cannot serve there: {_reason(exc)}") from None
+        self.closing.append(server.close)
+        if not is_loopback(host):
+            print(
+                f"warning: the page is served to every machine that reaches {host}:{port}, "
+                "without authentication",
+                file=sys.stderr,
+            )
         model = load_model(args, note=False)
         runner = StreamRunner(model, args.layers, args.gamma)
         try:
@@ -246,6 +266,7 @@ class Live:
             ) from None  # fmt: skip
         runner.reset()
 
+        args.queue = args.queue or max(16, 200_000 // args.bin)
         queue = StepQueue(args.queue)
         wait = args.replay is not None and args.speed == 0
         framing = Framing(transform, args.bin, queue, wait, sensor_counts=args.save is not None)
@@ -266,19 +287,8 @@ class Live:
         )
         if udp is not None:
             session.bad = lambda: dict(udp.decoder.bad)
-        fragments = Fragments(session, framing)
-        host, port = args.http
-        try:
-            server = LiveServer(host, port, session.state, fragments)
-        except OSError as exc:
-            raise CLIError(f"--http {host}:{port}: cannot serve there: {_reason(exc)}") from None
-        self.closing.append(server.close)
-        if not is_loopback(host):
-            print(
-                f"warning: the page is served to every machine that reaches {host}:{port}, "
-                "without authentication",
-                file=sys.stderr,
-            )
+        self.fragments = Fragments(session, framing)
+        self.session = session
         server.start()
 
         stop, source_done = threading.Event(), threading.Event()

@@ -114,6 +114,8 @@ body { font-family: system-ui, sans-serif; margin: 1.2em; color: #222; }
 <p id="bad" hidden></p>
 <p id="gone" hidden>the session has ended</p>
 <div id="frame"><p class="waiting">waiting for the first step</p></div>
+<p id="legend">The input at the latest step run, each layer's SAM over it, the prediction over
+the trailing window; the line: events per step over the last seconds, up to that step.</p>
 <script nonce="{nonce}">
 let shown = null;
 const text = (id, value) => { document.getElementById(id).textContent = value; };
