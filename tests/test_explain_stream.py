@@ -175,6 +175,7 @@ def test_gif_when_no_video_encoder_is_installed(tmp_path, monkeypatch):
         (["--bin", "10ms", "--reset-every", "15ms"], "a whole number of steps of --bin"),
         (["--reset-every", "50ms"], "--reset-every applies to a recording explained as a stream"),
         (["--bin", "1s"], "is shorter than one step of --bin 1000000 us"),
+        (["--bin", "10ms", "--input", "{frames}"], "holds frames (.npy/.npz/.pt): explain it"),
         (["--bin", "10ms", "--fps", "0"], "argument --fps: must be a number of frames per"),
         (
             ["--bin", "10ms", "--crop", "0,0,30,30"],
@@ -184,6 +185,8 @@ def test_gif_when_no_video_encoder_is_installed(tmp_path, monkeypatch):
 )
 def test_bad_stream_arguments_are_one_line_and_write_nothing(tmp_path, capsys, flags, message):
     np.save(tmp_path / "rec.npy", recording(0.3))  # 0.3 s: shorter than 1 s
+    np.save(tmp_path / "frames.npy", np.zeros((4, 2, 34, 34), np.float32))
+    flags = [flag.format(frames=tmp_path / "frames.npy") for flag in flags]
     argv = ["explain", demo.FACTORY, "--input", str(tmp_path / "rec.npy"), *flags]
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err

@@ -129,6 +129,11 @@ def explain_stream(args: argparse.Namespace) -> None:
     from sam_plugins.io.models import LoadError
     from sam_plugins.stream import DoesNotFit, explain_recording, rates
 
+    if _holds_frames(args.input):
+        raise CLIError(
+            f"--bin explains an event recording step by step; {args.input} holds frames "
+            "(.npy/.npz/.pt): explain it without --bin"
+        )
     stream = open_events(args.input, args.sensor_size)  # LoadError: one line
     model = load_model(args)
     used = settings(args, reset_every_us=args.reset_every, window_us=args.window)
@@ -166,6 +171,20 @@ def explain_stream(args: argparse.Namespace) -> None:
         raise CLIError(first_line(exc)) from None
     print(rates(done.stats, args.bin) + f"; {done.wall_seconds:.1f} s in all")
     print(f"wrote {len(done.paths)} files to {args.out}/ (open {done.paths[-1]})")
+
+
+def _holds_frames(path: Path) -> bool:
+    """Whether `path` is a frames file (.npz, .pt, or an .npy of numbers, not of events)."""
+    if path.suffix in (".npz", ".pt"):
+        return True
+    if path.suffix != ".npy" or not path.is_file():
+        return False
+    import numpy as np
+
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False).dtype.names is None
+    except (ValueError, OSError):
+        return False  # the reader says what is wrong with it
 
 
 def add(subparsers) -> None:
