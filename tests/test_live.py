@@ -85,8 +85,11 @@ class Live:
             self.process.communicate()
 
 
-def send_in_real_time(events: np.ndarray, address: tuple[str, int]) -> None:
-    """The events sent by faery over UDP in 10 ms packets, each when its time comes."""
+def send_in_real_time(
+    events: np.ndarray, address: tuple[str, int], fmt: str = "t64_x16_y16_on8"
+) -> None:
+    """The events sent by faery over UDP (format `fmt`) in 10 ms packets, each when its time
+    comes."""
     began = time.perf_counter()
     sent = [0]
 
@@ -95,7 +98,7 @@ def send_in_real_time(events: np.ndarray, address: tuple[str, int]) -> None:
         time.sleep(max(0.0, began + sent[0] * 0.01 - time.perf_counter()))
 
     stream = faery.events_stream_from_array(events.astype(faery.EVENTS_DTYPE), SENSOR[:2])
-    stream.regularize(frequency_hz=100).to_udp(address, on_progress=pace)
+    stream.regularize(frequency_hz=100).to_udp(address, format=fmt, on_progress=pace)
 
 
 def test_udp_in_real_time_the_page_bad_packets_and_ctrl_c(tmp_path, request):
@@ -207,16 +210,17 @@ def slow():
 
 
 def test_a_slow_model_drops_whole_steps_with_a_bounded_queue(tmp_path, request):
-    """A model slower than the events (a 50 ms sleep per 10 ms step): steps are dropped and
-    counted, the queue never holds more than --queue steps, the page says so."""
+    """A model slower than the events (a 50 ms sleep per 10 ms step), the events in aestream's
+    32-bit format: steps are dropped and counted, the queue never holds more than --queue
+    steps (memory flat), the page says so."""
     (tmp_path / "slow_model.py").write_text(SLOW_MODEL)
     live = Live(
         "sam-plugins live slow_model:slow --udp 127.0.0.1:0 --sensor-size 34,34,2 "
-        "--http 127.0.0.1:0 --queue 4",
+        "--http 127.0.0.1:0 --queue 4 --udp-format t32_x16_y15_on1",
         tmp_path,
     )
     request.addfinalizer(live.kill)
-    send_in_real_time(recording(1.5), live.udp)
+    send_in_real_time(recording(1.5), live.udp, "t32_x16_y15_on1")
     time.sleep(0.5)
     state = live.state()
     assert state["dropped_steps"] > 0

@@ -1,0 +1,126 @@
+"""The parts of `sam-plugins live` in one process: faery's UDP packets decoded (both formats,
+the 32-bit clock's wrap), the bounded step queue, and the server (only its three answers, names
+escaped, a content security policy)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+
+import faery
+import numpy as np
+
+from sam_plugins.commands.live import Fragments
+from sam_plugins.io.events import EventTransform
+from sam_plugins.live.server import LiveServer, is_loopback
+from sam_plugins.live.session import Framing, Latest, QueuedStep, StepQueue
+from sam_plugins.live.sources import PacketDecoder
+
+
+def faery_packets(events: np.ndarray, fmt: str) -> list[bytes]:
+    """The UDP packets faery sends for `events` in format `fmt` (caught on a local socket)."""
+    catcher = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    catcher.bind(("127.0.0.1", 0))
+    catcher.settimeout(2)
+    stream = faery.events_stream_from_array(events, (34, 34))
+    stream.to_udp(catcher.getsockname(), events_per_packet=40, format=fmt)
+    packets = []
+    try:
+        while True:
+            packets.append(catcher.recv(65536))
+    except TimeoutError:
+        pass
+    catcher.close()
+    return packets
+
+
+def events_of(n: int, t0: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(n)
+    events = np.zeros(n, faery.EVENTS_DTYPE)
+    events["t"] = t0 + np.sort(rng.integers(0, 50_000, n))
+    events["x"], events["y"] = rng.integers(0, 34, n), rng.integers(0, 34, n)
+    events["on"] = rng.integers(0, 2, n).astype(bool)
+    return events
+
+
+def test_faery_packets_decoded_in_both_formats():
+    events = events_of(100)
+    for fmt in ("t64_x16_y16_on8", "t32_x16_y15_on1"):
+        decode = PacketDecoder(fmt, (34, 34, 2))
+        packets = faery_packets(events, fmt)
+        assert len(packets) == 3  # 40 + 40 + 20 events
+        got = np.concatenate([decode(p) for p in packets])
+        for ours, theirs in (("t", "t"), ("x", "x"), ("y", "y"), ("p", "on")):
+            np.testing.assert_array_equal(got[ours], events[theirs].astype(np.int64), fmt)
+        assert decode.bad == {"short": 0, "size": 0, "backwards": 0, "outside": 0}
+
+
+def test_the_32_bit_clock_wraps_and_bad_packets_are_counted():
+    decode = PacketDecoder("t32_x16_y15_on1", (34, 34, 2))
+    before, after = events_of(10, 2**32 - 60_000), events_of(10, 2**32 + 10_000)
+    first = np.concatenate([decode(p) for p in faery_packets(before, "t32_x16_y15_on1")])
+    second = np.concatenate([decode(p) for p in faery_packets(after, "t32_x16_y15_on1")])
+    np.testing.assert_array_equal(first["t"], before["t"].astype(np.int64))
+    np.testing.assert_array_equal(second["t"], after["t"].astype(np.int64))  # read past 2**32
+    packet = faery_packets(events_of(10), "t32_x16_y15_on1")[0]
+    assert decode(packet[:5]) is None and decode(packet + b"x") is None
+    assert decode(packet) is None  # its times, 2**32 us ago
+    assert decode.bad == {"short": 1, "size": 1, "backwards": 1, "outside": 0}
+    wide = PacketDecoder("t64_x16_y16_on8", (20, 34, 2))
+    assert wide(faery_packets(events_of(10), "t64_x16_y16_on8")[0]) is None
+    assert wide.bad["outside"] == 1
+
+
+def test_the_queue_drops_the_oldest_step_or_waits():
+    queue = StepQueue(3)
+    frame = np.zeros((2, 4, 4), np.float32)
+    for index in range(5):
+        queue.put(QueuedStep(index, frame, 0, 0.0))
+    assert (queue.dropped, queue.most, len(queue)) == (2, 3, 3)
+    assert [s.index for s in queue.take(10, 0.1)] == [2, 3, 4]
+    waiting = StepQueue(1)
+    waiting.put(QueuedStep(0, frame, 0, 0.0))
+    later = threading.Thread(target=waiting.put, args=(QueuedStep(1, frame, 0, 0.0), True))
+    later.start()
+    later.join(0.3)
+    assert later.is_alive() and waiting.dropped == 0  # it waits for room
+    assert [s.index for s in waiting.take(1, 0.1)] == [0]
+    later.join(2)
+    assert [s.index for s in waiting.take(1, 1.0)] == [1] and waiting.dropped == 0
+
+
+def test_the_server_answers_its_page_state_and_frame_only_names_escaped():
+    evil = '<img src=x onerror="alert(1)">'
+    framing = Framing(EventTransform((8, 8, 2)), 1000, StepQueue(4))
+    holder = type("Holder", (), {})()
+    holder.latest = None
+    fragments = Fragments(holder, framing)
+    server = LiveServer("127.0.0.1", 0, lambda: {"layers": [evil], "steps": 1}, fragments)
+    server.start()
+    try:
+
+        def get(path: str) -> tuple[int, dict, bytes]:
+            try:
+                with urllib.request.urlopen(server.url.rstrip("/") + path, timeout=10) as r:
+                    return r.status, dict(r.headers), r.read()
+            except urllib.error.HTTPError as exc:
+                return exc.code, dict(exc.headers), exc.read()
+
+        code, headers, page = get("/")
+        assert code == 200 and "script-src 'nonce-" in headers["Content-Security-Policy"]
+        assert b"waiting for the first step" in get("/frame.html")[2]
+        holder.latest = Latest(
+            3, np.ones((2, 8, 8), np.float32), {evil: np.ones((4, 4), np.float32)}, None
+        )
+        frame = get("/frame.html")[2].decode()
+        assert evil not in frame and "&lt;img src=x" in frame
+        assert json.loads(get("/state.json")[2])["layers"] == [evil]  # JSON, set as text
+        for path in ("/x", "/state.json/", "/../etc/passwd", "/frame.html/../x", "/index.html"):
+            assert get(path)[0] == 404, path
+    finally:
+        server.close()
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
