@@ -537,3 +537,71 @@ def test_the_lazy_package_still_exports_everything():
         sam_plugins.nothing  # noqa: B018
     assert {name for name in dir(demo) if not name.startswith("_")} >= set(demo.__all__)
     assert all(getattr(demo, name) is not None for name in demo.__all__)
+
+
+ROOT = Path(__file__).parents[1]
+FILE_TYPES = ("h5", "pt", "nir", "npy", "csv", "raw", "aedat4", "png")
+
+
+def documented_outputs() -> set[str]:
+    """The paths, relative to the repository root, that the documented commands write when run
+    there: `--out`, `--report` and `--data` of the pages' bash blocks, the folders the data
+    scripts write, and the files and folders their Python blocks and the notebooks (run in
+    their own folder) name as outputs."""
+    literal = rf"[\"']([\w./-]+\.(?:{'|'.join(FILE_TYPES)}))[\"']"
+    made = r"(?:EmulatedDigits|SummaryWriter|TensorBoardLogger|Path)\(\s*[\"']([\w.-]+)[\"']"
+    found = set()
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for block in re.findall(
+            r"^```(?:bash|python|py)\n(.*?)^```", page.read_text(), re.S | re.M
+        ):
+            found |= set(re.findall(r"--(?:out|report|data) (\S+)", block))
+            found |= set(re.findall(r"python -m sam_plugins_tonic\.\w+ (\S+)", block))
+            found |= set(re.findall(literal, block)) | set(re.findall(made, block))
+    for notebook in (ROOT / "examples" / "notebooks").glob("*.ipynb"):
+        code = "".join(
+            "".join(cell["source"])
+            for cell in json.loads(notebook.read_text())["cells"]
+            if cell["cell_type"] == "code"
+        )
+        folder = notebook.parent.relative_to(ROOT)
+        found |= {f"{folder}/{p}" for p in re.findall(literal, code) + re.findall(made, code)}
+    defaults = {"sam-report", "sam-data", "sam-analysis.h5", "sam-analysis"}  # the commands'
+    return defaults | {p for p in found if not p.startswith(("/", "-", "{", "$"))}
+
+
+def test_what_the_documented_commands_leave_is_ignored_by_git(tmp_path):
+    """Issue 33: `.gitignore` lacked what documented commands leave (the demo's suggested
+    command's `sam-report-explain/`, the notebooks' `examples/notebooks/data/`). Here the demo
+    and the command it suggests run, as typed, in a scratch repository with the project's
+    .gitignore, which must leave git nothing to track; and every output the pages and
+    notebooks name is ignored in the repository."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def typed(command: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done
+
+    typed("git init -q .")
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    demo_run = typed("sam-plugins demo --samples 1")
+    suggested = demo_run.stdout.splitlines()[-1].split(": ", 1)[1]
+    assert suggested.startswith("sam-plugins explain ") and "--out sam-report-explain" in suggested
+    typed(suggested)
+    assert (tmp_path / "sam-report-explain" / "report.html").is_file()
+    status = typed("git status --porcelain --untracked-files=all").stdout.splitlines()
+    assert status == ["?? .gitignore"], status
+    outputs = documented_outputs()
+    assert {"examples/notebooks/data", "sam-analysis", "nmnist-data", "a.h5"} <= outputs
+    shown = []
+    for path in sorted(outputs):  # a folder: a file in it
+        probe = path if path.endswith(tuple(f".{t}" for t in FILE_TYPES)) else f"{path}/x"
+        check = subprocess.run(["git", "check-ignore", "-q", "--no-index", probe], cwd=ROOT)
+        if check.returncode != 0:
+            shown.append(path)
+    assert shown == [], f"not ignored by .gitignore: {shown}"
