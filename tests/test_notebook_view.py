@@ -11,8 +11,8 @@ from PIL import Image
 from plain_snn import ConvSNN, PlainLIF
 
 from sam_plugins import LayerSAM, SAMResult, explain
-from sam_plugins.render import raster_rows
-from sam_plugins.report import save_explanation
+from sam_plugins.viewer.files import save_explanation
+from sam_plugins.viewer.rasters import raster_rows
 
 SCRIPT = "</script><script>alert(1)</script>"
 
@@ -195,7 +195,7 @@ def test_pictures_number_steps_and_neurons_and_keep_the_legend_off_the_lines():
     the profile's axes, never over its lines."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from sam_plugins.report import profile_figure, raster_figure
+    from sam_plugins.viewer.plot import profile_figure, raster_figure
 
     torch.manual_seed(0)
     frames = (torch.rand(3, 2, 2, 16, 16) < 0.4).float()

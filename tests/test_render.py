@@ -1,4 +1,13 @@
-"""Rendering helpers: blend a heat map over an image, write a sample x time grid."""
+"""Rendering helpers: blend a heat map over an image, write a sample x time grid; the viewer's
+one direction (results call it, it never imports them) and its live-page fragment."""
+
+import ast
+import base64
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
@@ -6,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+import sam_plugins.viewer
 from sam_plugins import LayerSAM, SAMResult
 from sam_plugins.render import (
     frame_image,
@@ -15,6 +25,7 @@ from sam_plugins.render import (
     save_layer_grids,
     save_overlay_grid,
     show_sam_on_image,
+    to_uint8,
 )
 
 
@@ -131,3 +142,132 @@ def test_grids_have_a_colour_bar_unless_asked_not_to(tmp_path):
     assert with_bar.size[0] > without.size[0]
     pixels = np.asarray(with_bar.convert("RGB"))[:, -without.size[0] // 4 :]
     assert (pixels[..., 0] > 200).any() and (pixels[..., 2] > 200).any()  # jet's red and blue
+
+
+VIEWER = Path(sam_plugins.viewer.__file__).parent
+RESULTS = ("sam_plugins.result", "sam_plugins.analysis.result")
+
+
+def run_time_imports(path: Path) -> set[str]:
+    """The modules a file imports when it runs (anywhere, in functions too), as absolute
+    names; imports under ``if TYPE_CHECKING:`` are type hints only and left out."""
+    package = "sam_plugins." + ".".join(path.relative_to(VIEWER.parent).with_suffix("").parts)
+    package = package.rsplit(".", 1)[0] if path.name != "__init__.py" else package[:-9]
+    found = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                for other in child.orelse:
+                    visit(other)
+                continue
+            if isinstance(child, ast.Import):
+                found.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = package.split(".")
+                base = base[: len(base) - child.level + 1] if child.level else []
+                module = ".".join([*base, *([child.module] if child.module else [])])
+                found.add(module)
+                found.update(f"{module}.{alias.name}" for alias in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+def test_the_viewer_never_imports_the_results_at_run_time():
+    """Results call the viewer, never the other way round (xarray's formatting_html.py draws a
+    Dataset it imports for type hints only): read from the source, and seen in sys.modules of
+    a fresh interpreter that imports every viewer module."""
+    modules = sorted(VIEWER.glob("*.py"))
+    assert {m.stem for m in modules} >= {"html", "plot", "rasters", "live", "analysis"}
+    for path in modules:
+        imported = run_time_imports(path)
+        assert not {m for m in imported if m.startswith(RESULTS)}, path.name
+    assert "sam_plugins.viewer.heat" in run_time_imports(VIEWER / "panels.py")  # it does see
+    names = [f"sam_plugins.viewer.{m.stem}" for m in modules if m.stem != "__init__"]
+    script = (
+        f"import sys, importlib\nfor m in {names!r}: importlib.import_module(m)\n"
+        f"print(sorted(m for m in sys.modules if m in {RESULTS!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    # and the results import their pictures from the viewer, not from the old report modules
+    for path in ("result.py", "analysis/result.py"):
+        imported = run_time_imports(VIEWER.parent / path)
+        assert not {m for m in imported if m.endswith(".report")}, path
+        assert any(m.startswith("sam_plugins.viewer") for m in imported), path
+
+
+def test_frame_html_draws_one_step_of_a_stream_for_a_live_page():
+    """As the live page calls it, on a real SNN's maps of step 3 of 6: the input, each layer's
+    map over it (the 2-D layers) or as a row of cells (the Linear layer), the prediction, the
+    step and a time line; names escaped."""
+    from plain_snn import ConvSNN
+
+    from sam_plugins import explain
+    from sam_plugins.viewer import frame_html
+
+    torch.manual_seed(0)
+    frames = (torch.rand(6, 1, 2, 16, 16) < 0.4).float()
+    result = explain(ConvSNN(size=16), frames, ["lif1", "lif3"])
+    hostile = "<b>lif3</b>"
+    maps = {"lif1": result["lif1"].maps[3, 0], hostile: result["lif3"].maps[3, 0]}
+    mass = result["lif1"].profile[:4, 0].tolist()
+    fragment = frame_html(frames[3, 0], maps, 3, "predicted <7>", mass, steps=6)
+
+    assert fragment.startswith('<div class="sam-live" data-step="3">')
+    assert "<b>" not in fragment and "&lt;b&gt;lif3&lt;/b&gt;" in fragment
+    assert '<p class="prediction">predicted &lt;7&gt;</p>' in fragment
+    assert '<p class="t">t = 3 / 5</p>' in fragment
+    uris = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]*)"', fragment)
+    images = {alt: np.asarray(Image.open(io.BytesIO(base64.b64decode(u)))) for u, alt in uris}
+    assert list(images) == ["input", "lif1", "&lt;b&gt;lif3&lt;/b&gt;"]
+    input_rgb = frame_image(frames[3, 0])
+    assert images["input"].shape == (16, 16, 3)
+    over = show_sam_on_image(input_rgb, result.heatmap("lif1", size=(16, 16))[3, 0])
+    np.testing.assert_array_equal(images["lif1"], to_uint8(over))  # the report's overlay
+    assert images["&lt;b&gt;lif3&lt;/b&gt;"].shape == (1, result["lif3"].maps.shape[2], 3)
+    (points,) = re.findall(r'<polyline points="([^"]+)"', fragment)
+    assert len(points.split()) == 4  # one point per step so far
+
+    plain = frame_html(frames[0, 0], {"lif1": result["lif1"].maps[0, 0]}, 0)  # the defaults
+    assert '<p class="prediction">' not in plain and '<p class="t">t = 0</p>' in plain
+    assert "<polyline" not in plain  # no values, no line; the step is still marked
+    with pytest.raises(ValueError, match=r"must be \[h, w\] or \[N\] \(one step\), found"):
+        frame_html(frames[0, 0], {"lif1": result["lif1"].maps[:, 0]}, 0)
+    with pytest.raises(ValueError, match="steps must be an int > step"):
+        frame_html(frames[0, 0], maps, 6, steps=6)
+
+
+def test_the_old_modules_still_give_every_name_they_gave():
+    """`sam_plugins.render`, `.report` and `.analysis.report` re-export the viewer's objects
+    (examples, plugins and users import them from there)."""
+    import importlib
+
+    import sam_plugins.viewer.analysis as analysis
+    from sam_plugins import report
+    from sam_plugins.analysis import report as analysis_report
+    from sam_plugins.result import normalize_maps
+    from sam_plugins.viewer.heat import normalize_maps as viewer_normalize
+
+    for module, names in (
+        ("sam_plugins.render", ["frame_image", "save_layer_grids", "save_overlay_grid",
+                                "image_grid_figure", "as_array", "to_uint8", "raster_rows"]),
+        ("sam_plugins.report", ["save_explanation", "write_report", "view_html", "SAMView",
+                                "sample_titles", "plot_result", "MAX_BYTES"]),
+    ):  # fmt: skip
+        old = importlib.import_module(module)
+        assert set(names) <= set(old.__all__)
+        for name in old.__all__:  # the very objects the viewer holds
+            home = next(
+                m for m in ("pixels", "plot", "rasters", "panels", "html", "files")
+                if hasattr(importlib.import_module(f"sam_plugins.viewer.{m}"), name)
+            )  # fmt: skip
+            assert getattr(old, name) is getattr(
+                importlib.import_module(f"sam_plugins.viewer.{home}"), name
+            ), (module, name)
+    assert report.save_explanation.__module__ == "sam_plugins.viewer.files"
+    assert analysis_report.analysis_html is analysis.analysis_html
+    assert normalize_maps is viewer_normalize

@@ -11,7 +11,7 @@ from conftest import needs_browser
 from plain_snn import ConvSNN
 
 from sam_plugins import explain
-from sam_plugins.report import write_report
+from sam_plugins.viewer.html import write_report
 
 pytestmark = needs_browser
 

@@ -147,9 +147,9 @@ class AnalysisResult:
         return self._has_maps[self._key(layer)]
 
     def _repr_html_(self) -> str:
-        """The report's body in a notebook (`sam_plugins.analysis.report.analysis_html`):
+        """The report's body in a notebook (`sam_plugins.viewer.analysis.analysis_html`):
         accuracy, confusion matrix, per layer the per-class maps, profile, rates, ISIs."""
-        from .report import analysis_html
+        from ..viewer.analysis import analysis_html
 
         return analysis_html(self)
 

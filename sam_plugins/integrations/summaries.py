@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..render import as_array, to_uint8
-from ..result import SAMResult, normalize_maps
+from ..result import SAMResult
+from ..viewer.heat import normalize_maps
+from ..viewer.pixels import as_array, to_uint8
 
 GAP = 1
 """Width in pixels (before enlarging) of the white column between two steps in a strip."""

@@ -14,12 +14,8 @@ from PIL import Image
 from plain_snn import PlainLIF
 
 from sam_plugins.analysis import analyze_dataset
-from sam_plugins.analysis.report import (
-    _Images,
-    analysis_html,
-    standout_samples,
-    write_analysis_report,
-)
+from sam_plugins.analysis.report import analysis_html, standout_samples, write_analysis_report
+from sam_plugins.viewer.analysis import _Images
 
 EVIL = ['<img src=x onerror="document.title=1">', r"$\frac{1$", "../two", "three & <b>3</b>"]
 
