@@ -99,7 +99,7 @@ def test_test_accuracy_is_the_stated_one_above_the_stated_floor(run):
     ("script", "args", "printed"),
     [
         ("study_leak.py", ["--epochs", "1", "--limit", "32"], "leak_profile.png"),
-        ("study_ann2snn.py", ["--epochs", "1", "--steps", "4"], "rank correlation"),
+        ("study_ann2snn.py", ["--epochs", "1", "--steps", "4"], "rank-correlate"),
         ("study_adversarial.py", ["--samples", "16"], "PGD"),
     ],
 )
