@@ -107,12 +107,21 @@ def narrow() -> np.ndarray:
     return events
 
 
+def brief() -> np.ndarray:
+    """Three events over 2 us: shorter than 10 time bins of 1 us."""
+    events = recording(9, True)[:3]
+    events["t"] = [5, 6, 7]
+    return events
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
         (lambda d: (d / "horizontal" / "notes.txt").write_text("x"), ".txt is not an event file"),
         (lambda d: (d / "empty").mkdir(), "holds no recordings"),
         (lambda d: np.save(d / "vertical" / "e.npy", narrow()), "a 33x34x2 sensor"),
+        (lambda d: write_nmnist_bin(d / "vertical" / "s.bin", brief()), "lasts 2 us"),
+        (lambda d: write_nmnist_bin(d / "vertical" / "s.bin", brief()[:0]), "holds no events"),
     ],
 )
 def test_bad_dataset_folders_are_one_line_errors(data, tmp_path, capsys, make, message):
@@ -127,7 +136,7 @@ def test_bad_dataset_folders_are_one_line_errors(data, tmp_path, capsys, make, m
     err = capsys.readouterr().err
     assert err.startswith("sam-plugins: error: ") and err.count("\n") == 1, err
     assert message in err, err
-    assert not (tmp_path / "o.h5").exists() and not (tmp_path / "r").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no o.h5, o.h5.parts, r/
 
 
 def test_crop_and_downsample_apply_to_tonic_datasets(tmp_path):

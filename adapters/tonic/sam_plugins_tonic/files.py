@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sam_plugins.io.events import EventStream, EventTransform, transformed
+from sam_plugins.io.events import EventStream, EventTransform, checked_chunks, transformed
 
 from .events import EventError
 
@@ -21,8 +21,10 @@ from .events import EventError
 class EventFiles:
     """A torch-style Dataset of (frames [T, P, H, W] float32, label) from DIR/<class>/<file>.
 
-    Every file's header is read when the dataset is opened: an unknown suffix, a file that
-    cannot be opened, or recordings of different sensors are refused then, before any work.
+    Every recording is read once when the dataset is opened (`_checked`): an unknown suffix,
+    a file that cannot be read, an event outside its sensor, an empty recording or one shorter
+    than `time_bins` microseconds, or recordings of different sensors are refused then, before
+    any work is done or written.
     """
 
     def __init__(
@@ -61,7 +63,7 @@ class EventFiles:
         self.options = {"crop": crop, "downsample": downsample}
         first: tuple[Path, tuple[int, int, int]] | None = None
         for path, _ in self.samples:
-            sensor = open_events(path, sensor_size).sensor_size
+            sensor = _checked(open_events(path, sensor_size), time_bins)
             first = first or (path, sensor)
             if sensor != first[1]:
                 raise EventError(
@@ -85,6 +87,23 @@ class EventFiles:
 
     def __repr__(self) -> str:
         return f"EventFiles({len(self)} recordings, classes {self.classes})"
+
+
+def _checked(stream: EventStream, time_bins: int) -> tuple[int, int, int]:
+    """The stream's sensor, once all its events are read and checked (`checked_chunks`: inside
+    the sensor, in time order, not empty) and it lasts at least one microsecond a bin."""
+    first = last = count = 0
+    for chunk in checked_chunks(stream.chunks, stream.sensor_size, stream.path):
+        if not count:
+            first = int(chunk["t"][0])
+        last, count = int(chunk["t"][-1]), count + len(chunk)
+    if last - first < time_bins:
+        raise EventError(
+            f"{stream.path}: the recording lasts {last - first} us ({count} events from "
+            f"t={first}), shorter than {time_bins} time bins of at least 1 us each: give fewer "
+            "--time-bins or leave the recording out"
+        )
+    return stream.sensor_size
 
 
 def _size(sensor: tuple[int, int, int]) -> str:
