@@ -191,10 +191,11 @@ class StreamingSAM:
             fired: an int64 tensor [steps, B] into which the spikes (non-zero values) of each
                 step and sample are written, counted while the spikes are read for the maps
                 (no pass of its own over them).
-            words, marks: numpy uint16 arrays [B, C, *spatial] and [steps, B]: marks[t, b] is
-                ORed into the word of each neuron that fires at step t, in the same pass (spike
-                statistics record firing steps so). Only the compiled kernel does this, and not
-                with `scores`: `self.marked` then says whether it was done.
+            words: a numpy uint16 array [B, C, *spatial] into which, in the same pass,
+                marks[t, b] is ORed for each neuron that fires at step t (spike statistics
+                record firing steps so). Only the compiled kernel does this, and not with
+                `scores`: `self.marked` then says whether it was done.
+            marks: a numpy uint16 array [steps, B] of the marks, with `words`.
         """
         self.marked = False
         if spikes.dim() < 3:
