@@ -87,3 +87,37 @@ def test_two_views_on_one_page_move_independently(tmp_path, browser):
     left = raster.value_of_css_property("left")
     views[2].find_element(By.CSS_SELECTOR, "input.step").send_keys(Keys.END)
     assert raster.value_of_css_property("left") != left
+
+
+def test_a_live_frame_in_a_page_beside_the_notebook_view(tmp_path, browser):
+    """`frame_html` as a live page shows it, in the same page as a notebook view: every image
+    decoded and shown at a readable size, the [N] layer as a row of cells, the prediction and
+    the time line; the view's slider still works beside it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from sam_plugins.viewer import frame_html, page
+
+    torch.manual_seed(0)
+    frames = (torch.rand(6, 1, 2, 16, 16) < 0.4).float()
+    result = explain(ConvSNN(size=16), frames, ["lif1", "lif3"])
+    maps = {name: result[name].maps[4, 0] for name in result}
+    live = frame_html(frames[4, 0], maps, 4, "predicted 2", result["lif1"].profile[:5, 0], 6)
+    path = tmp_path / "live.html"
+    path.write_text(page(live + result.view(frames)._repr_html_()))
+    browser.set_window_size(1200, 1000)
+    browser.get(path.as_uri())
+    frame = browser.find_element(By.CSS_SELECTOR, "div.sam-live")
+    images = frame.find_elements(By.TAG_NAME, "img")
+    assert [i.get_attribute("alt") for i in images] == ["input", "lif1", "lif3"]
+    for image in images:
+        assert browser.execute_script("return arguments[0].naturalWidth", image) > 0
+        assert image.is_displayed() and image.size["width"] == 240
+    assert images[0].size["height"] == 240 and images[2].size["height"] == 24  # a row of cells
+    assert frame.find_element(By.CSS_SELECTOR, ".prediction").text == "predicted 2"
+    assert frame.find_element(By.CSS_SELECTOR, ".t").text == "t = 4 / 5"
+    line = frame.find_element(By.CSS_SELECTOR, "svg.timeline")
+    assert line.is_displayed() and line.size["width"] == 480
+    view = browser.find_element(By.CSS_SELECTOR, "div.sam-view")
+    view.find_element(By.CSS_SELECTOR, "input.step").send_keys(Keys.ARROW_RIGHT)
+    assert view.find_element(By.CSS_SELECTOR, ".t").text == "t = 1 / 5"
