@@ -113,7 +113,7 @@ def test_a_live_frame_in_a_page_beside_the_notebook_view(tmp_path, browser):
     for image in images:
         assert browser.execute_script("return arguments[0].naturalWidth", image) > 0
         assert image.is_displayed() and image.size["width"] == 240
-    assert images[0].size["height"] == 240 and images[2].size["height"] == 24  # a row of cells
+    assert images[0].size["height"] == 240 and images[2].size["height"] <= 24  # a row of cells
     assert frame.find_element(By.CSS_SELECTOR, ".prediction").text == "predicted 2"
     assert frame.find_element(By.CSS_SELECTOR, ".t").text == "t = 4 / 5"
     line = frame.find_element(By.CSS_SELECTOR, "svg.timeline")
