@@ -17,7 +17,7 @@ from sam_plugins.commands.live import Fragments
 from sam_plugins.io.events import EventTransform
 from sam_plugins.live.server import LiveServer, is_loopback
 from sam_plugins.live.session import Framing, Latest, QueuedStep, StepQueue
-from sam_plugins.live.sources import PacketDecoder
+from sam_plugins.live.sources import EVENTS, PacketDecoder
 
 
 def faery_packets(events: np.ndarray, fmt: str) -> list[bytes]:
@@ -124,3 +124,42 @@ def test_the_server_answers_its_page_state_and_frame_only_names_escaped():
         server.close()
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def test_quiet_time_completes_steps_and_late_events_are_dropped():
+    """A live source that goes quiet: `idle` completes the steps its clock has passed (less
+    0.2 s for packets on their way); an event that then comes from before that time is dropped
+    and counted, never fed to the framer out of order."""
+    queue = StepQueue(100)
+    framing = Framing(EventTransform((8, 8, 2)), 10_000, queue)
+    events = np.zeros(3, EVENTS)
+    events["t"] = [0, 5_000, 25_000]
+    framing.push(events, 100.0)
+    assert framing.steps == 2  # the event at 25 ms completes steps 0 and 1
+    framing.idle(100.1)
+    assert framing.steps == 2  # within 0.2 s of the last packet: still waiting
+    framing.idle(100.5)  # 0.3 s past the last event: steps up to 325 ms
+    assert framing.steps == 32
+    late = np.zeros(2, EVENTS)
+    late["t"] = [300_000, 330_000]
+    framing.push(late, 100.6)
+    assert (framing.late_events, framing.events, framing.steps) == (1, 5, 33)
+    steps = queue.take(100, 0.1)
+    assert [s.index for s in steps] == list(range(33))
+    assert [s.events for s in steps[:3]] == [2, 0, 1] and steps[32].events == 0
+    assert steps[2].arrived == 100.5 and steps[32].arrived == 100.5
+
+
+def test_quiet_time_with_no_event_left_to_frame():
+    """Every event framed, then quiet: the steps time completes are empty frames."""
+    queue = StepQueue(100)
+    framing = Framing(EventTransform((8, 8, 2)), 10_000, queue)
+    events = np.zeros(2, EVENTS)
+    events["t"] = [0, 10_000]  # completes step 0; the event at 10 ms stays pending
+    framing.push(events, 50.0)
+    framing.idle(50.5)  # to 310 ms: steps 1..30, step 1 holding the pending event
+    framing.idle(51.0)  # to 810 ms: no event left to frame
+    steps = queue.take(100, 0.1)
+    assert [s.index for s in steps] == list(range(81))
+    assert [s.events for s in steps[:3]] == [1, 1, 0] and sum(s.events for s in steps) == 2
+    assert all(s.frame.shape == (2, 8, 8) and s.frame.dtype == np.float32 for s in steps)

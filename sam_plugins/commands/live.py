@@ -304,7 +304,10 @@ class Live:
         def receive() -> None:
             try:
                 for events, arrived in packets:
-                    framing.push(events, arrived, stop)
+                    if len(events):
+                        framing.push(events, arrived, stop)
+                    elif udp is not None:  # quiet: the steps that time has completed
+                        framing.idle(arrived)
             except Exception as exc:  # a corrupt file: said by the main thread
                 failure.append(exc)
             finally:

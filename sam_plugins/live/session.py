@@ -101,6 +101,9 @@ class Framing:
         width, height = transform.full_size[:2]
         self.counts = np.zeros(width * height, np.int64) if sensor_counts else None
         self.lock = threading.Lock()
+        self.last: tuple[int, float] | None = None  # the latest event's time, its arrival
+        self.advanced: int | None = None  # the time `idle` said has passed
+        self.late_events = 0
 
     def push(self, events: np.ndarray, arrived: float, stop: threading.Event | None = None):
         if not len(events):
@@ -110,11 +113,47 @@ class Framing:
             self.counts += np.bincount(pixel, minlength=self.counts.size)
         with self.lock:
             self.events += len(events)
+        self.last = (int(events["t"][-1]), arrived)
         seen = self.transform(events)
+        if self.advanced is not None and len(seen) and seen["t"][0] < self.advanced:
+            late = seen["t"] < self.advanced  # in steps already run as quiet
+            self.late_events += int(late.sum())
+            seen = seen[~late]
         if not len(seen):
             return
         self.packets.append((int(seen["t"][0]), arrived))
-        frames = self.framer.push(seen)
+        self._queue(self.framer.push(seen), stop)
+
+    def idle(self, now: float, quiet: float = 0.2) -> None:
+        """No packet has come for a while (a live source): the steps that end by the events'
+        clock now, the latest event's time plus the wall time since its packet came less
+        `quiet` seconds (for packets still on their way), are complete and queued (empty steps
+        show the maps fading). Events that still come from before that time are dropped and
+        counted (`late_events`). Nothing before the first event."""
+        if self.last is None or self.framer.t0 is None:
+            return
+        t_last, arrived = self.last
+        if now - arrived <= quiet:
+            return
+        until = t_last + int((now - arrived - quiet) * 1e6)
+        if self.advanced is not None and until <= self.advanced:
+            return
+        self.advanced = until
+        self.framer.advance(until)
+        framer = self.framer
+        if framer.ready and not framer.pending_events:  # StepFramer.take fails on no events
+            empty = np.zeros((framer.ready, framer.polarities, framer.height, framer.width))
+            framer.taken += len(empty)
+            self._queue(empty.astype(np.float32), None, now)
+        else:
+            self._queue(framer.take(), None, now)  # their latency: from now
+        self.packets.append((until, now))  # a step after `until` with no event: known since now
+
+    def _queue(
+        self, frames: np.ndarray, stop: threading.Event | None, completed: float | None = None
+    ) -> None:
+        """Put each frame in the queue as a step, with the arrival of the packet holding its
+        last event (or `completed`)."""
         for frame in frames:
             index = self.steps
             end = self.framer.t0 + (index + 1) * self.bin_us
@@ -123,7 +162,8 @@ class Framing:
             count = int(frame.sum())
             with self.lock:
                 self.timeline.append((index, count))
-            self.queue.put(QueuedStep(index, frame, count, self.packets[0][1]), self.wait, stop)
+            arrived = self.packets[0][1] if completed is None else completed
+            self.queue.put(QueuedStep(index, frame, count, arrived), self.wait, stop)
             self.steps += 1
 
     def timeline_until(self, step: int) -> list[float]:
@@ -273,6 +313,7 @@ class LiveSession:
             "steps_framed": self.framing.steps,
             "queue": {"length": len(self.queue), "size": self.queue.size, "most": self.queue.most},
             "bad_packets": self.bad(),
+            "late_events": self.framing.late_events,
             "bin_us": self.framing.bin_us,
             "layers": list(self.runner.layers),
             "finished": self.finished,

@@ -102,12 +102,14 @@ class UdpSource:
         self.packets_read = 0
 
     def packets(self, stop: threading.Event) -> Iterator[tuple[np.ndarray, float]]:
-        """(events, arrival time) of each good packet, until `stop` is set."""
+        """(events, arrival time) of each good packet, until `stop` is set; (no events, the
+        time) after each 0.1 s without a packet."""
         buffer = bytearray(65536)
         while not stop.is_set():
             try:
                 read = self.socket.recv_into(buffer)
             except TimeoutError:
+                yield np.empty(0, EVENTS), time.perf_counter()
                 continue
             arrived = time.perf_counter()
             self.packets_read += 1
