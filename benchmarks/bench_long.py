@@ -8,7 +8,8 @@ Cases (issue 34):
   by 0.5 to a DVSGesture-sized 128x128 model (sam_plugins_tonic.gestures:seeded_gesture_net).
 
 Each recording is an event .npy (written here, chunk by chunk, once; the tonic reader reads it
-memory-mapped, in chunks) of a blob circling on the sensor with uniform background noise. Each run
+memory-mapped, in chunks) of a blob circling on the sensor with uniform background noise, or
+(``--format aedat4|es|raw``) the same events written by faery as a camera file. Each run
 is the command as typed, in a process of its own (``--one`` runs it in-process and reports the
 process's peak RSS, ``ru_maxrss``), so the 5 s and 50 s runs are measured alike. Passing means
 the 50 s run's peak RSS is within 1.3x of the 5 s run's.
@@ -80,6 +81,20 @@ def write_recording(path: Path, sensor: tuple[int, int], rate: int, seconds: flo
     return path
 
 
+def convert(npy: Path, suffix: str, sensor: tuple[int, int]) -> Path:
+    """The recording `npy` written by faery as a camera file (.aedat4, .es, .raw: EVT3)."""
+    import faery
+
+    events = np.load(npy, mmap_mode="r")
+    array = np.zeros(len(events), faery.EVENTS_DTYPE)
+    array["t"], array["x"], array["y"] = events["t"], events["x"], events["y"]
+    array["on"] = events["p"] == 1
+    path = npy.with_suffix(suffix)
+    options = {"version": "evt3"} if suffix == ".raw" else {}
+    faery.events_stream_from_array(array, dimensions=sensor).to_file(path, **options)
+    return path
+
+
 def run_one(case: str, recording: Path, out: Path) -> dict:
     """`sam-plugins explain MODEL --input REC --bin 10ms [flags]` in this process; what it
     printed, parsed, and this process's peak RSS."""
@@ -120,12 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="where the recordings are kept (default: temp)")
     parser.add_argument("--json", type=Path, help="write the results here too")
     parser.add_argument(
+        "--format",
+        choices=("npy", "aedat4", "es", "raw"),
+        default="npy",
+        help="the recordings' file format (camera formats written by faery from the .npy)",
+    )
+    parser.add_argument(
         "--one", nargs=3, metavar=("CASE", "RECORDING", "OUT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.one:
         case, recording, out = args.one
-        print(json.dumps(run_one(case, Path(recording), Path(out))))
+        print(json.dumps(run_one(case, Path(recording), Path(out)) | {"file": recording}))
         return 0
     results, failed = [], False
     with tempfile.TemporaryDirectory() as scratch:
@@ -138,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
                 path = data / f"{case}_{seconds:g}s.npy"
                 if not path.exists():
                     write_recording(path, spec["sensor"], spec["rate"], seconds)
+                if args.format != "npy":
+                    camera = path.with_suffix(f".{args.format}")
+                    path = (
+                        camera if camera.exists() else convert(path, camera.suffix, spec["sensor"])
+                    )
                 done = subprocess.run(
                     [sys.executable, __file__, "--one", case, str(path), f"{scratch}/{case}"],
                     capture_output=True,
