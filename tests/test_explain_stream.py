@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import h5py
 import imageio.v3 as iio
@@ -21,7 +22,13 @@ from sam_plugins import explain
 from sam_plugins.cli import main
 from sam_plugins.commands.arguments import duration
 from sam_plugins.io.inputs import open_events
-from sam_plugins.stream import StepFramer, StreamRunner, explain_recording, run_stream
+from sam_plugins.stream import (
+    StateNotCarried,
+    StepFramer,
+    StreamRunner,
+    explain_recording,
+    run_stream,
+)
 from sam_plugins.stream.page import trailing_predictions
 
 SENSOR = (34, 34, 2)
@@ -218,3 +225,18 @@ def test_explain_recording_shows_progress_and_writes_nothing_on_failure(tmp_path
     with pytest.raises(ValueError, match=r"the model failed on frames of shape \(29, 1, 2, 34"):
         explain_recording(wrong, stream, tmp_path / "p", 10_000, layers=["1"])
     assert not (tmp_path / "p").exists()
+
+
+def test_a_model_that_does_not_carry_its_state_is_refused(monkeypatch):
+    """A Norse model run with its state handed back (from None at every call) would start over
+    at every block: the first block, run in one call and in two, shows it."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "adapters"))
+    from framework_models import norse_net
+
+    torch.manual_seed(0)
+    frames = torch.rand(12, 1, 2, 8, 8) * 8
+    with StreamRunner(norse_net()) as runner, pytest.raises(StateNotCarried, match="fresh state"):
+        runner.run(frames)
+    with StreamRunner(demo.trained_demo_net()) as runner:  # snnTorch keeps it: the run goes on
+        steps = runner.run((torch.rand(12, 1, 2, 34, 34) < 0.3).float())
+    assert steps.count == 12 and runner.steps == 12

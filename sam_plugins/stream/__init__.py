@@ -44,7 +44,7 @@ from .recording import (
     run_stream,
     sensor_region,
 )
-from .runner import Steps, StreamRunner
+from .runner import StateNotCarried, Steps, StreamRunner
 from .sinks import MapsFile, Timeline, VideoSink, video_path
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "MapsFile",
     "RecordingResult",
     "StepFramer",
+    "StateNotCarried",
     "Steps",
     "StreamRunner",
     "StreamStats",

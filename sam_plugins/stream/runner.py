@@ -16,6 +16,10 @@ from ..methods import SpikeActivationMap
 from ..plugins import StepMode, stack_outputs
 
 
+class StateNotCarried(ValueError):
+    """The model starts from a fresh state at every call: it cannot be run in blocks."""
+
+
 @dataclass
 class Steps:
     """What `StreamRunner.run` gives for a block of steps: `start` (the index of its first step
@@ -54,12 +58,16 @@ class StreamRunner:
     if each span of `reset_every` steps were explained as its own sample. The state is carried
     by the model's own modules between calls (snnTorch ``init_hidden=True``, SpikingJelly's
     memory modules, sinabs, plain torch modules that keep state); a model whose forward starts
-    from a fresh state at every call cannot be carried this way.
+    from a fresh state at every call cannot be carried this way, which the first block checks
+    (`check_carry`).
 
     Args:
         model: the model (its parameters' device is where the frames go).
         layers, gamma, window, step_mode: as for `sam_plugins.SpikeActivationMap`.
         reset_every: steps between resets (None: never after the first).
+        check_carry: before the first block (of two steps or more) is run, run its steps once
+            in one call and once in two and compare the maps: `StateNotCarried` if they differ
+            (the model's state is not carried between calls). It costs that block twice more.
     """
 
     def __init__(
@@ -71,6 +79,7 @@ class StreamRunner:
         window: str = "previous",
         step_mode: StepMode = "single",
         reset_every: int | None = None,
+        check_carry: bool = True,
     ) -> None:
         if reset_every is not None and (int(reset_every) != reset_every or reset_every < 1):
             raise ValueError(
@@ -79,6 +88,8 @@ class StreamRunner:
         self.model = model
         self.sam = SpikeActivationMap(model, layers, gamma, window=window, step_mode=step_mode)
         self.reset_every = reset_every
+        self.check_carry = check_carry
+        self._carry_checked = False
         self.device = next(iter(model.parameters()), torch.empty(0)).device
         self.steps = 0  # steps run so far
 
@@ -106,6 +117,8 @@ class StreamRunner:
         take)."""
         if not self.sam.recorder.attached:
             raise RuntimeError("use StreamRunner inside a `with` block (it attaches SAM's hooks)")
+        if self.check_carry and self.steps == 0 and not self._carry_checked:
+            self._check_carry(frames)
         start, parts = self.steps, []
         for first, block in self._blocks(frames):
             if first > 0 and self.reset_every and first % self.reset_every == 0:
@@ -127,6 +140,33 @@ class StreamRunner:
             outputs = _cat([p[0] for p in parts])
             maps = {name: torch.cat([p[1][name] for p in parts]) for name in parts[0][1]}
         return Steps(start, outputs, maps)
+
+    def _check_carry(self, frames: Tensor) -> None:
+        """`StateNotCarried` unless the model's maps over the first steps of `frames` (up to the
+        first reset) are the same run in one call and in two; then back to a fresh state."""
+        n = len(frames) if not self.reset_every else min(len(frames), self.reset_every)
+        if n < 2:
+            return  # checked on the first block of two steps or more
+        self._carry_checked = True
+        with torch.no_grad():
+            self.sam.run(self.model, frames[:n].to(self.device))
+            whole = self.sam.take_maps()
+            self.reset()
+            half = n // 2
+            for part in (frames[:half], frames[half:n]):
+                self.sam.run(self.model, part.to(self.device))
+            split = self.sam.take_maps()
+        self.reset()
+        for name, maps in whole.items():
+            if not torch.allclose(maps, split[name], rtol=1e-5, atol=1e-6):
+                raise StateNotCarried(
+                    f"the model does not carry its state from one call to the next: layer "
+                    f"{name!r}'s maps over the first {n} steps differ when they are run in two "
+                    "calls instead of one (its forward starts from a fresh state at every call, "
+                    "as Norse modules called without their state or snnTorch neurons with "
+                    "init_hidden=False do), so it cannot be explained step block by step block: "
+                    "explain its recordings as clips (without --bin)"
+                )
 
     def _blocks(self, frames: Tensor):
         """(first step index, frames) of the parts of `frames` between resets."""
