@@ -79,7 +79,9 @@ class LiveServer:
                 pass  # quiet: the terminal is the user's
 
         self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
+        # each request's thread is waited for on close: one drawing a frame (torch) must not
+        # be cut by the interpreter's exit (an abort)
+        self.httpd.daemon_threads = False
         self.host, self.port = self.httpd.server_address[:2]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
