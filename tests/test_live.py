@@ -273,7 +273,7 @@ def test_replay_as_typed_and_equal_to_explain_bin(tmp_path):
 
 def test_replay_with_reset_crop_downsample_layers_equals_explain_bin(tmp_path):
     """--reset-every, --crop, --downsample, --layers and --window as for `explain --bin`: the
-    same maps, the settings saved."""
+    same maps, the settings saved; the page served to other machines says so once."""
     events = recording(0.4, seed=2)
     events["x"], events["y"] = events["x"] * 2 + 10, events["y"] * 2 + 4  # on a 80 x 72 sensor
     np.save(tmp_path / "big.npy", events)
@@ -283,10 +283,12 @@ def test_replay_with_reset_crop_downsample_layers_equals_explain_bin(tmp_path):
     )
     done = typed(
         f"sam-plugins live {demo.FACTORY} --replay big.npy --speed 0 --save live {flags} "
-        "--window 100ms --http 127.0.0.1:0",
+        "--window 100ms --http 0.0.0.0:0",
         tmp_path,
     )
     assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 1 and "without authentication" in warned[0]  # not 127.0.0.1
     done = typed(f"sam-plugins explain {demo.FACTORY} --input big.npy {flags}", tmp_path)
     assert done.returncode == 0, done.stderr
     saved, offline = tmp_path / "live" / "maps.h5", tmp_path / "sam-report" / "maps.h5"

@@ -163,3 +163,28 @@ def test_quiet_time_with_no_event_left_to_frame():
     assert [s.index for s in steps] == list(range(81))
     assert [s.events for s in steps[:3]] == [1, 1, 0] and sum(s.events for s in steps) == 2
     assert all(s.frame.shape == (2, 8, 8) and s.frame.dtype == np.float32 for s in steps)
+
+
+def test_refused_arguments_are_one_line_and_exit_2(capsys):
+    """What the command refuses before any work, and a model that does not take the frames
+    (found on one empty step, before any event)."""
+    import sam_plugins_demo as demo
+
+    from sam_plugins.cli import main
+
+    base = ["live", demo.FACTORY, "--http", "127.0.0.1:0"]
+    cases = [
+        (["--udp", "127.0.0.1:0"], "--udp needs --sensor-size W,H,P"),
+        (["--udp", "127.0.0.1"], "expected HOST:PORT"),
+        (["--udp", "127.0.0.1:0", "--sensor-size", "34,34,2", "--reset-every", "15ms"],
+         "--reset-every (15000 us) must be a whole number of steps of --bin (10000 us)"),
+        (["--replay", "x.npy", "--speed", "-1"], "expected a speed >= 0"),
+        (["--udp", "127.0.0.1:0", "--sensor-size", "34,34,2", "--crop", "0,0,40,40"],
+         "--crop 0,0,40,40 is not inside the sensor of 34x34"),
+        (["--udp", "127.0.0.1:0", "--sensor-size", "40,40,2"],
+         "the model failed on frames of shape (1, 1, 2, 40, 40)"),
+    ]  # fmt: skip
+    for flags, said in cases:
+        assert main([*base, *flags]) == 2, flags
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1 and "error:" in err, err
