@@ -3,6 +3,7 @@ Captum's Saliency, IntegratedGradients, Occlusion (input maps) and LayerGradCam 
 
     python benchmarks/bench_faithfulness.py [--samples 100] [--data benchmarks/output/data]
     python benchmarks/bench_faithfulness.py --dataset shd [--samples 100] [--epochs 4]
+    python benchmarks/bench_faithfulness.py --dataset timing [--samples 100] [--epochs 12]
 
 The shipped demo model (snnTorch, sam_plugins_tonic.demo) on the first N emulated test digits
 (N-MNIST-style recordings, 10 time bins of 30 ms), its two convolutional Leaky layers:
@@ -24,6 +25,15 @@ Captum's Saliency and IntegratedGradients. Deletion / insertion of input channel
 ranked by each map summed over time; the randomisation check as above; and class sensitivity:
 the Spearman correlation between the maps for the predicted class and for the runner-up (1 for
 a method that ignores the class).
+
+With ``--dataset timing`` (issue 32: when does SAM add over a spike count?): the two-class patch
+task of `timing_task.py` twice, once with the class in spike timing only (every pixel fires
+exactly once; the class is which pixels fire together) and once in spike counts only; a small
+snnTorch SNN trained on each (seeded, one thread, deterministic algorithms). SAM (both windows),
+spike count, SNN Grad-CAM and random maps of the two convolutional layers, the input's spike
+count and Captum's IntegratedGradients (through `CaptumMethod`), for the predicted class:
+deletion / insertion AUC, pointing game (the time-summed raw map's maximum on the patch,
+tolerance 1 px) and the randomisation check. Prints a markdown table: the same numbers every run.
 """
 
 from __future__ import annotations
@@ -193,14 +203,116 @@ def audio_main(args: argparse.Namespace) -> None:
         )
 
 
+TIMING_METHODS = {
+    "SAM (previous)": lambda m, x, layer: explain(m, x, window="previous"),
+    "SAM (inclusive)": lambda m, x, layer: explain(m, x, window="inclusive"),
+    "spike count": lambda m, x, layer: SpikeCount(m).attribute(x),
+    "SNN Grad-CAM": lambda m, x, layer: SNNGradCAM(m).attribute(x),
+    "random": lambda m, x, layer: RandomMap(m).attribute(x),
+}
+TIMING_INPUT_METHODS = {
+    "spike count": lambda m, x, layer: _input_result((x != 0).float().sum(2), "count"),
+    "Captum IG (8 steps)": lambda m, x, layer: CaptumMethod(
+        m, algorithm="IntegratedGradients", attribute_kwargs={"n_steps": 8}
+    ).attribute(x),
+}
+
+
+def timing_scores(net, frames, masks, predicted, layer, method, chunk: int = 20) -> list[float]:
+    """[deletion AUC, insertion AUC, pointing game, randomisation correlation, share of constant
+    maps in it] of one method (`method(model, frames, layer)` -> SAMResult) for the predicted
+    classes, means over the samples (run `chunk` samples at a time: small batches stay in the
+    CPU's cache); the pointing game on the layer's raw maps summed over time, against the
+    patch."""
+    explain_layer = functools.partial(lambda m, x, f, name: f(m, x, name), f=method, name=layer)
+    parts = []
+    for start in range(0, frames.shape[1], chunk):
+        x, target = frames[:, start : start + chunk], predicted[start : start + chunk]
+        result = method(net, x, layer)
+        saliency = time_saliency(result, layer, tuple(x.shape[-2:]))
+        _, deletion = deletion_insertion(net, x, saliency, target, "deletion")
+        _, insertion = deletion_insertion(net, x, saliency, target, "insertion")
+        hits = pointing_game(result.maps(layer).sum(0), masks[start : start + chunk])
+        correlation = randomization_check(explain_layer, net, x, layer)
+        parts.append(torch.stack([deletion, insertion, hits.float(), correlation]))
+    deletion, insertion, hits, correlation = torch.cat(parts, 1)
+    return [
+        deletion.mean(),
+        insertion.mean(),
+        hits.mean(),
+        correlation.nanmean(),
+        correlation.isnan().float().mean(),
+    ]
+
+
+def timing_main(args: argparse.Namespace) -> None:
+    """Issue 32: the patch task twice (timing_task.py), class in spike timing only and
+    class in spike counts only; one seeded markdown report, the same numbers every run."""
+    import warnings
+
+    from timing_task import CLASSES, TRAIN, patch_task, shuffle_times, train_patch_net
+
+    from sam_plugins.methods import SilentLayerWarning
+
+    torch.set_num_threads(1)  # one thread and deterministic kernels: the same numbers again
+    torch.use_deterministic_algorithms(True)
+    # a re-initialised copy's layers may be silent (the randomisation check's "const."); the
+    # trained models' layers are checked below
+    warnings.simplefilter("ignore", SilentLayerWarning)
+    rows: dict[tuple[str, str], list[list[float]]] = {}
+    print(f"Two-class patch task ({', '.join(CLASSES)}), {TRAIN} training and "
+          f"{args.samples} test recordings per code, {args.epochs} epochs:\n")  # fmt: skip
+    for code in ("rate", "timing"):
+        train_x, train_y, _ = patch_task(TRAIN, code, seed=1)
+        frames, labels, masks = patch_task(args.samples, code, seed=2)
+        net = train_patch_net(train_x, train_y, args.epochs)
+        result = explain(net, frames)
+        predicted = class_scores(result.outputs).argmax(1)
+        shuffled = class_scores(explain(net, shuffle_times(frames, seed=3)).outputs).argmax(1)
+        rates = {name: result[name].spike_count.double().mean() / result.steps for name in result}
+        if not all(rates.values()):
+            raise SystemExit(f"error: a layer of the {code} model is silent: {rates}")
+        firing = ", ".join(f"{name} {rate:.2f}" for name, rate in rates.items())
+        grown = torch.nn.functional.max_pool2d(masks[:, None].float(), 3, 1, 1).mean()
+        print(
+            f"- {code}: accuracy {(predicted == labels).float().mean():.1%}; with each pixel's "
+            f"spike times shuffled {(shuffled == labels).float().mean():.1%}; spikes per "
+            f"recording and step in layers {firing}; the patch, grown by 1 px, covers "
+            f"{grown:.0%} of the frame (the pointing game's chance level)"
+        )
+        methods = [(layer, name, f) for layer in ("1", "3") for name, f in TIMING_METHODS.items()]
+        methods += [("input", name, f) for name, f in TIMING_INPUT_METHODS.items()]
+        for layer, name, method in methods:
+            scores = timing_scores(net, frames, masks, predicted, layer, method)
+            rows.setdefault((layer, name), []).append(scores)
+    print(
+        "\n| layer | method | deletion AUC (lower better) rate / timing | insertion AUC "
+        "(higher better) rate / timing | pointing game rate / timing | rand. corr. rate / "
+        "timing | const. rate / timing |\n|---|---|---|---|---|---|---|"
+    )
+    for (layer, name), (rate, timing) in rows.items():
+        cells = [f"{a:.3f} / {b:.3f}" for a, b in zip(rate[:2], timing[:2], strict=True)]
+        cells.append(f"{rate[2]:.0%} / {timing[2]:.0%}")
+        cells.append(f"{rate[3]:.2f} / {timing[3]:.2f}")
+        cells.append(f"{rate[4]:.0%} / {timing[4]:.0%}")
+        print(f"| {layer} | {name} | {' | '.join(cells)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=("digits", "shd"), default="digits")
-    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--dataset", choices=("digits", "shd", "timing"), default="digits")
+    parser.add_argument("--samples", type=int, default=None, help="test recordings (100)")
     parser.add_argument("--data", type=Path, default=None, help="default benchmarks/output/data")
-    parser.add_argument("--epochs", type=int, default=4, help="SHD: training epochs (seeded)")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="SHD, timing: training epochs (4, 12; seeded)"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
+    args.samples = args.samples or 100
+    if args.dataset == "timing":
+        args.epochs = args.epochs or 12
+        return timing_main(args)
+    args.epochs = args.epochs or 4
     if args.dataset == "shd":
         args.data = args.data or Path("benchmarks/output/shd-data")
         return audio_main(args)
