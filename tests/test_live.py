@@ -56,11 +56,14 @@ class Live:
             f"exec {command}", shell=True, cwd=cwd, env=shell_env(), text=True,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
-        first = self.process.stdout.readline()
-        found = re.search(r"the page: (http://[\d.]+:\d+/)", first)
-        assert found, first + self.process.stderr.read()
+        first, found = "", None
+        while not found:  # notes may come first
+            line = self.process.stdout.readline()
+            assert line, first + self.process.stderr.read()
+            first += line
+            found = re.search(r"the page: (http://[\d.]+:\d+/)", line)
         self.url = found.group(1)
-        port = re.search(r"on 127\.0\.0\.1:(\d+)", first)
+        port = re.search(r"on 127\.0\.0\.1:(\d+)", line)
         self.udp = ("127.0.0.1", int(port.group(1))) if port else None
 
     def get(self, path: str) -> tuple[int, bytes]:

@@ -146,6 +146,18 @@ def add(subparsers) -> None:
         "200 ms of steps, at least 16)",
     )
     parser.add_argument(
+        "--step-mode",
+        choices=("single", "multi"),
+        default="single",
+        help="for modules no adapter knows: one call per step, or one call for all steps",
+    )
+    parser.add_argument(
+        "--framework",
+        metavar="NAME",
+        help="for a NIR graph: the framework adapter that imports it (default: the first "
+        "installed one that imports every node faithfully and runs the input; see docs/nir.md)",
+    )
+    parser.add_argument(
         "--save",
         type=Path,
         metavar="DIR",
@@ -243,14 +255,14 @@ class Live:
                 "without authentication",
                 file=sys.stderr,
             )
-        model = load_model(args, note=False)
-        runner = StreamRunner(model, args.layers, args.gamma)
+        width, height, polarities = transform.sensor_size
+        model = load_model(args, inputs=torch.zeros(2, 1, polarities, height, width))
+        runner = StreamRunner(model, args.layers, args.gamma, step_mode=args.step_mode)
         try:
             runner.__enter__()
         except LookupError as exc:
             raise CLIError(f"{exc} On the command line: --layers NAME [NAME ...]") from None
         self.closing.append(runner.__exit__)
-        width, height, polarities = transform.sensor_size
         try:  # the model on one empty step: a model that does not fit fails now, not live
             runner.run(torch.zeros(1, 1, polarities, height, width))
         except RuntimeError as exc:
@@ -367,6 +379,7 @@ class Live:
             "window_us": a.window,
             "speed": a.speed if a.replay is not None else None,
             "queue": a.queue,
+            "step_mode": a.step_mode,
         }
 
 
