@@ -16,6 +16,8 @@ import numba
 import numpy as np
 from torch import Tensor
 
+from sam_plugins.engine._numba import threads_for
+
 CODES = 256  # interval counts by length: 1..254 steps, 255: 255 steps or more
 BLOCK = 16
 
@@ -91,7 +93,8 @@ def _close(bits, age, codes, lengths, t):  # pragma: no cover - compiled
 def close_block(state: dict[str, np.ndarray], t: int, lengths: np.ndarray) -> None:
     """Count the intervals of the block that step `t` (its last) ends, for words that another
     pass marked (SAM's kernel: `sam_plugins.engine._numba.sam_steps` with words and marks)."""
-    _close(state["bits"], state["age"], state["codes"], lengths, t)
+    with threads_for(state["bits"].size):
+        _close(state["bits"], state["age"], state["codes"], lengths, t)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -108,7 +111,8 @@ def spike_stats(
     steps, batch = spikes.shape[:2]
     counts = np.zeros((steps, batch), dtype=np.int64)
     values = spikes.numpy().reshape(steps, batch, -1)
-    _steps(values, first, lengths, state["bits"], state["age"], counts, state["codes"])
+    with threads_for(values.size):
+        _steps(values, first, lengths, state["bits"], state["age"], counts, state["codes"])
     return counts
 
 
@@ -134,5 +138,6 @@ def zeroed(state: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
 def interval_counts(state: dict[str, np.ndarray], steps: int) -> np.ndarray:
     """Close the open block of a sequence of `steps` steps and return the interval counts
     [CODES] summed over samples."""
-    _finish(state["bits"], state["age"], state["codes"], steps > BLOCK)
+    with threads_for(state["bits"].size):
+        _finish(state["bits"], state["age"], state["codes"], steps > BLOCK)
     return state["codes"].sum(0)

@@ -10,6 +10,8 @@ contiguous CPU tensors when numba is installed (``pip install "sam-plugins[fast]
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -18,6 +20,27 @@ from torch import Tensor
 SPAN = 4096
 """Values of one channel row a work item covers: whole rows for most layers (long streams that
 the prefetcher follows), split only for large maps so that batch 1 still uses every core."""
+
+
+PARALLEL_MIN = 1 << 18
+"""Values a call must hold to be shared among numba's threads: a smaller call (a layer at batch
+1, a stream step) runs on the calling thread, since waking the pool costs more than its work,
+and on a busy machine a call waits for whichever pool thread the OS has put aside (seen here
+at load 7: a median of 11 us, but 16 ms at the 90th percentile, for a 2,300-value layer)."""
+
+
+@contextmanager
+def threads_for(values: int) -> Iterator[None]:
+    """Inside the block, numba's parallel loops use one thread if `values` < PARALLEL_MIN."""
+    threads = numba.get_num_threads()
+    if values >= PARALLEL_MIN or threads == 1:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
 
 
 CHANNEL_BLOCK = 8
@@ -102,21 +125,22 @@ def sam_steps(
     spans = -(-length // SPAN)
     totals, parts = _scratch(batch * spans, min(SPAN, length), p.dtype)
     counts = _scratch_counts(steps, batch * spans)
-    _steps(
-        p.reshape(batch, channels, -1),
-        (spikes.detach() if spikes.requires_grad else spikes)
-        .numpy()
-        .reshape(steps, batch, channels, -1),
-        maps.numpy().reshape(steps, batch, -1),
-        None if scores is None else scores.numpy().reshape(batch, channels, -1),
-        p.dtype.type(decay),
-        p.dtype.type(inclusive),
-        totals,
-        parts,
-        counts,
-        None if words is None else words.reshape(batch, channels, -1),
-        marks,
-    )
+    with threads_for(spikes.numel()):
+        _steps(
+            p.reshape(batch, channels, -1),
+            (spikes.detach() if spikes.requires_grad else spikes)
+            .numpy()
+            .reshape(steps, batch, channels, -1),
+            maps.numpy().reshape(steps, batch, -1),
+            None if scores is None else scores.numpy().reshape(batch, channels, -1),
+            p.dtype.type(decay),
+            p.dtype.type(inclusive),
+            totals,
+            parts,
+            counts,
+            None if words is None else words.reshape(batch, channels, -1),
+            marks,
+        )
     if fired is not None:
         fired.numpy()[:] = counts.reshape(steps, batch, spans).sum(2)
 
@@ -164,5 +188,6 @@ def spike_census(spikes: Tensor, graded: bool) -> tuple[int, int]:
     """(number of non-zero values, number of values that are not spikes: outside {0, 1}, or
     not finite if `graded`) of a contiguous CPU float32/float64 tensor, in one pass
     (the torch ops for the same take five)."""
-    fired, bad = _census(spikes.numpy().reshape(-1), graded)
+    with threads_for(spikes.numel()):
+        fired, bad = _census(spikes.numpy().reshape(-1), graded)
     return int(fired), int(bad)

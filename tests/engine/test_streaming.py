@@ -201,3 +201,34 @@ def test_spikes_per_step_and_sample_are_counted_by_the_pass_that_makes_the_maps(
         StreamingSAM(0.5).update(
             spikes[:, :, None] if len(shape) == 3 else spikes, fired=fired.float()
         )
+
+
+def test_small_calls_run_on_the_calling_thread_and_the_pool_is_restored(monkeypatch):
+    """A layer too small to share (< PARALLEL_MIN values) runs the compiled loops on one thread
+    (a busy machine made the pool's wake-up cost up to 16 ms a call); larger ones keep every
+    thread; the count is restored after the call, also when it raises."""
+    numba = pytest.importorskip("numba")
+    from sam_plugins.engine import _numba
+
+    if numba.get_num_threads() < 2:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    threads = numba.get_num_threads()
+    assert threads >= 2, "the pool needs two threads for this test"
+    seen = []
+    kernel = _numba._steps
+    monkeypatch.setattr(
+        _numba, "_steps", lambda *a: seen.append(numba.get_num_threads()) or kernel(*a)
+    )
+    with backend.use("numba"):
+        small = (torch.rand(1, 1, 8, 17, 17) < 0.3).float()
+        large = (torch.rand(1, 2, 32, 64, 64) < 0.3).float()  # 2 * 32 * 64 * 64 = 2 ** 18
+        for spikes in (small, large):
+            torch.testing.assert_close(
+                spike_activation_map(spikes), literal_spike_activation_map(spikes, 0.5)
+            )
+    assert seen == [1, threads]
+    assert numba.get_num_threads() == threads
+    with pytest.raises(RuntimeError), _numba.threads_for(10):
+        assert numba.get_num_threads() == 1
+        raise RuntimeError
+    assert numba.get_num_threads() == threads
