@@ -11,9 +11,10 @@ import pytest
 ROOT = Path(__file__).parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 SNIPPET = re.compile(r"```python\n(.*?)```", re.S)
-# tests/adapters/test_framework_docs.py runs these pages' snippets one by one (each is
-# self-contained): not a second time here
-RUN_ONE_BY_ONE = {"quickstart-norse.md", "quickstart-sinabs.md", "nir.md"}
+# these pages' snippets run elsewhere, not a second time here: tests/adapters/
+# test_framework_docs.py runs them one by one (each is self-contained); notebooks.md's run in
+# tests/integrations/test_notebooks.py, which also checks what they print
+RUN_ONE_BY_ONE = {"quickstart-norse.md", "quickstart-sinabs.md", "nir.md", "notebooks.md"}
 
 
 @pytest.mark.parametrize(

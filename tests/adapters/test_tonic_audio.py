@@ -2,8 +2,6 @@
 offline, framed into [T, channels] bins, explained from one recording and analysed end to end
 on the command line, per-class maps of the fully connected layers in the HDF5 file."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,6 @@ from sam_plugins_tonic.audio import (
 from sam_plugins.analysis import AnalysisResult
 from sam_plugins.cli import main
 
-EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -109,17 +106,3 @@ def test_analyze_command_on_emulated_ssc(root, tmp_path):
     result = AnalysisResult(out)
     assert result.done == 10 and result.class_names == SSC_KEYS
     assert result.mean_maps("2").shape == (35, 8, 128)
-
-
-def test_shd_example_runs(tmp_path):
-    done = subprocess.run(
-        [sys.executable, EXAMPLES / "shd_audio.py", "--epochs", "1"]
-        + ["--out", tmp_path / "out", "--data", tmp_path / "data"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "analysed 100 recordings" in done.stdout
-    assert "per-class maps (20, 40, 128)" in done.stdout
-    assert (tmp_path / "out" / "recording.npy").exists()
