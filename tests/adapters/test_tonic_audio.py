@@ -2,8 +2,6 @@
 offline, framed into [T, channels] bins, explained from one recording and analysed end to end
 on the command line, per-class maps of the fully connected layers in the HDF5 file."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import tonic
@@ -20,7 +18,6 @@ from sam_plugins_tonic.audio import (
 
 from sam_plugins.analysis import AnalysisResult
 from sam_plugins.cli import main
-
 
 
 @pytest.fixture(scope="module")
