@@ -162,6 +162,12 @@ def _work(args: argparse.Namespace, device: str) -> tuple[Any, bool] | None:
                 "split": args.split,
                 "limit": args.limit,
                 "time_bins": args.time_bins,
+                # what the events went through: a resume with other values is refused
+                **{
+                    key: ",".join(map(str, value)) if isinstance(value, tuple) else value
+                    for key in ("sensor_size", "crop", "downsample")
+                    if (value := getattr(args, key, None)) is not None
+                },
             },
             resume=not args.restart,
         )

@@ -81,7 +81,7 @@ def test_analyze_files_as_typed_names_the_classes_in_the_report(data, tmp_path, 
     assert AnalysisResult(out).done == 8 and "analysed 8 samples" in capsys.readouterr().out
 
 
-def test_crop_and_downsample_frame_each_recording_of_a_dataset(data, tmp_path):
+def test_crop_and_downsample_frame_each_recording_of_a_dataset(data, tmp_path, capsys):
     dataset = TonicReader().open_dataset(
         "files", data, False, 6, crop=(1, 1, 32, 32), downsample=0.5
     )
@@ -98,6 +98,12 @@ def test_crop_and_downsample_frame_each_recording_of_a_dataset(data, tmp_path):
     argv += ["--downsample", "0.5", "--num-classes", "10", "--out", str(out), "--no-report"]
     assert main(argv) == 0
     assert AnalysisResult(out).mean_maps("lif1").shape[-2:] == (16, 16)
+    capsys.readouterr()
+    # the same file with another region of the sensor: the analysis records what the events
+    # went through, and a run on other events is refused instead of mixed into it
+    assert main([a if a != "1,1,32,32" else "2,2,32,32" for a in argv]) == 2
+    error = capsys.readouterr().err
+    assert "other settings" in error and "crop" in error and "2,2,32,32" in error, error
 
 
 def narrow() -> np.ndarray:
