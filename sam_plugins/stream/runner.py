@@ -63,7 +63,10 @@ class StreamRunner:
 
     Args:
         model: the model (its parameters' device is where the frames go).
-        layers, gamma, window, step_mode: as for `sam_plugins.SpikeActivationMap`.
+        layers: which modules to record, as for `sam_plugins.SpikeActivationMap`.
+        gamma: SAM's decay, as there.
+        window: "previous" or "inclusive", as there.
+        step_mode: for modules no adapter knows, as there.
         reset_every: steps between resets (None: never after the first).
         check_carry: before the first block (of two steps or more) is run, run its steps once
             in one call and once in two and compare the maps: `StateNotCarried` if they differ
