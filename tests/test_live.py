@@ -22,6 +22,8 @@ import sam_plugins_demo as demo
 from analysis.typed import shell_env, typed
 from conftest import BROWSER_MISSING
 
+from sam_plugins.cli import main
+
 SENSOR = (34, 34, 2)
 EVENT = [("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "<i1")]
 SUMMARY = re.compile(
@@ -136,18 +138,18 @@ def test_udp_in_real_time_the_page_bad_packets_and_ctrl_c(tmp_path, request):
         browser.get(live.url)
         wait = WebDriverWait(browser, 20)
         counter = browser.find_element(By.ID, "steps")
-        image = 'div.sam-live img[alt="layer 1"]'
-        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, image))
-        shown = (counter.text, browser.find_element(By.CSS_SELECTOR, image).get_attribute("src"))
+        # the layer's picture, read in one script (the page replaces it at each new step)
+        script = "const i = document.querySelector('div.sam-live img[alt=\"layer 1\"]'); "
+        script += "return i ? i.src : null;"
+        wait.until(lambda b: b.execute_script(script))
+        shown = (counter.text, browser.execute_script(script))
         # the times restart at 0: faery's packets now go backwards, so shift them past the end
         later = recording(1.0, seed=1)
         later["t"] += events["t"][-1] + 1
         more = threading.Thread(target=send_in_real_time, args=(later, live.udp))
         more.start()
         wait.until(lambda b: counter.text != shown[0])
-        wait.until(
-            lambda b: b.find_element(By.CSS_SELECTOR, image).get_attribute("src") != shown[1]
-        )
+        wait.until(lambda b: b.execute_script(script) not in (None, shown[1]))
         more.join()
         events = np.concatenate([events, later])
 
@@ -262,8 +264,8 @@ def test_replay_as_typed_and_equal_to_explain_bin(tmp_path):
     assert done.returncode == 0, done.stderr
     assert SUMMARY.match(done.stdout.strip().splitlines()[-1]).group(1, 4) == ("49", "0")
     assert {p.name for p in (tmp_path / "live").iterdir()} >= {"maps.h5", "report.html"}
-    done = typed(f"sam-plugins explain {demo.FACTORY} --input rec.npy --bin 10ms", tmp_path)
-    assert done.returncode == 0, done.stderr
+    offline = ["explain", demo.FACTORY, "--input", str(tmp_path / "rec.npy"), "--bin", "10ms"]
+    assert main([*offline, "--out", str(tmp_path / "sam-report")]) == 0
     with (
         h5py.File(tmp_path / "live" / "maps.h5") as a,
         h5py.File(tmp_path / "sam-report" / "maps.h5") as b,
@@ -292,8 +294,8 @@ def test_replay_with_reset_crop_downsample_layers_equals_explain_bin(tmp_path):
     assert done.returncode == 0, done.stderr
     warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert len(warned) == 1 and "without authentication" in warned[0]  # not 127.0.0.1
-    done = typed(f"sam-plugins explain {demo.FACTORY} --input big.npy {flags}", tmp_path)
-    assert done.returncode == 0, done.stderr
+    offline = ["explain", demo.FACTORY, "--input", str(tmp_path / "big.npy"), *flags.split()]
+    assert main([*offline, "--out", str(tmp_path / "sam-report")]) == 0
     saved, offline = tmp_path / "live" / "maps.h5", tmp_path / "sam-report" / "maps.h5"
     with h5py.File(saved) as a, h5py.File(offline) as b:
         assert sorted(a) == sorted(b) == ["layer_1", "layer_3", "outputs", "time_us"]
