@@ -5,6 +5,7 @@ escaped, a content security policy)."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import urllib.error
@@ -188,3 +189,36 @@ def test_refused_arguments_are_one_line_and_exit_2(capsys):
         assert main([*base, *flags]) == 2, flags
         err = capsys.readouterr().err
         assert said in err and err.count("\n") == 1 and "error:" in err, err
+
+
+def test_live_help_as_typed_imports_no_torch_and_says_each_default_once():
+    """`sam-plugins live --help` as typed: no torch or framework imported, every option with
+    help, each default said at most once (as tests/test_cli.py checks the other commands)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sam_plugins.cli import build_parser
+
+    exe = shutil.which("sam-plugins", path=str(Path(sys.executable).parent))
+    done = subprocess.run(
+        [exe, "live", "--help"], env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines}
+    assert "sam_plugins" in imported and not imported & {"torch", "numba", "h5py", "snntorch"}
+    shown = " ".join(done.stdout.split())
+    assert shown.startswith("usage: sam-plugins live ") and "--udp HOST:PORT" in shown
+    assert "default: 10ms)" in shown and "default: 127.0.0.1:8765" in shown
+    parser = build_parser("live")._subparsers._group_actions[0].choices["live"]
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        said = formatter._expand_help(action) if action.help else ""
+        assert action.help, action.option_strings or action.dest
+        assert said.count("default") <= 1 and "(default: None)" not in said, said
+    listed = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert re.search(r"^ +live +SAM live", listed.stdout, re.M), listed.stdout
