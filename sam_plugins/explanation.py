@@ -57,9 +57,11 @@ def write_explanation(
     result: SAMResult,
     labels: Tensor | None = None,
     draw: Callable[[Tensor], np.ndarray] = frame_image,
+    before: str = "",
 ) -> list[Path]:
     """The report, PNGs and GIFs of `result` (from `frames` [T, B, C, H, W]) in the folder
-    `out`, with titles from `labels` [B] and the outputs; returns the paths written.
+    `out`, with titles from `labels` [B] and the outputs (`before`: HTML above the samples);
+    returns the paths written.
     ValueError (before anything is written) for labels the outputs have no class for."""
     if labels is not None and len(labels):
         try:
@@ -72,7 +74,7 @@ def write_explanation(
                 f"classes), found {labels.tolist()}"
             )
     titles = sample_titles(result.outputs, labels, frames.shape[1])
-    return save_explanation(Path(out), frames.cpu(), result, titles, draw)
+    return save_explanation(Path(out), frames.cpu(), result, titles, draw, before)
 
 
 def write_maps(

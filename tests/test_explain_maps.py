@@ -6,6 +6,7 @@ flags (and --sensor-size where the sensor was read from the events: issue 33 ite
 
 from __future__ import annotations
 
+import base64
 import json
 
 import h5py
@@ -77,6 +78,9 @@ def test_crop_and_downsample_equal_the_events_cut_by_hand(tmp_path, stream):
     region = iio.imread(tmp_path / "a" / "region.png")  # the full sensor, the region in red
     red = (region[..., 0] > 200) & (region[..., 1] < 80) & (region[..., 2] < 80)
     assert red.sum() > 100
+    page = (tmp_path / "a" / "report.html").read_text()  # shown in the report, inlined
+    png = base64.b64encode((tmp_path / "a" / "region.png").read_bytes()).decode("ascii")
+    assert png in page
     if stream:
         page = (tmp_path / "a" / "report.html").read_text()
         said = "the model saw x 10..77, y 6..73 of the 90x80 sensor, downsampled by 0.5 to 34x34"

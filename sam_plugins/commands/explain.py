@@ -106,19 +106,27 @@ def explain_clip(args: argparse.Namespace) -> None:
             raise CLIError(
                 does_not_fit(str(exc), model, inputs.sensor_size, inputs.sensor_from_events)
             ) from None
-        paths = write_explanation(args.out, inputs.frames, result, inputs.labels, inputs.draw)
+        region, before = None, ""
+        if args.crop is not None or args.downsample is not None:  # where the input came from
+            from sam_plugins.io.inputs import open_events
+            from sam_plugins.stream import sensor_region
+            from sam_plugins.viewer.html import image_figure
+
+            stream = open_events(args.input, args.sensor_size)
+            args.out.mkdir(parents=True, exist_ok=True)  # the model ran: the report follows
+            region = sensor_region(stream, args.crop, args.downsample, args.out)
+            before = image_figure(region, "The region of the sensor the model saw (red)")
+        paths = write_explanation(
+            args.out, inputs.frames, result, inputs.labels, inputs.draw, before
+        )
         used = settings(args, layers=list(result), time_bins=args.time_bins)
         used["frames_shape"] = list(inputs.frames.shape)
         if inputs.sensor_size is not None:  # an event recording: the sensor it was read on
             used["sensor_size"] = list(inputs.sensor_size)
             used["sensor_from_events"] = inputs.sensor_from_events
         paths.append(write_maps(args.out / "maps.npz", inputs.frames, result, inputs.labels, used))
-    if args.crop is not None or args.downsample is not None:  # where the model's input came from
-        from sam_plugins.io.inputs import open_events
-        from sam_plugins.stream import sensor_region
-
-        stream = open_events(args.input, args.sensor_size)
-        paths.append(sensor_region(stream, args.crop, args.downsample, args.out))
+    if region is not None:
+        paths.append(region)
     print(f"wrote {len(paths)} files to {args.out}/ (open {paths[0]})")
 
 

@@ -25,6 +25,7 @@ def save_explanation(
     result: SAMResult,
     titles: list[str] | None = None,
     draw: Draw = frame_image,
+    before: str = "",
 ) -> list[Path]:
     """Everything for N samples in `folder`: ``report.html``; per sample ``sample_<n>.png``
     (steps x layers) and per mapped layer ``sample_<n>_layer_<name>.gif`` (the name made safe
@@ -36,13 +37,14 @@ def save_explanation(
         result: maps of those N samples (any method).
         titles: N headings; default from `sample_titles` (the predictions in `result.outputs`).
         draw: how a frame [C, H, W] is drawn.
+        before: HTML above the report's samples (e.g. the region of the sensor the model saw).
     """
     folder = Path(folder)
     x = check_frames(frames, result)
     if titles is None:
         titles = sample_titles(result.outputs, None, result.batch_size)
     shown = overlays(x, result, draw)
-    paths = [write_page(folder / "report.html", shown, result, titles)]
+    paths = [write_page(folder / "report.html", shown, result, titles, before)]
     steps = list(range(result.steps))
     for n, images in enumerate(shown):
         title = titles[n] if titles else f"sample {n}"

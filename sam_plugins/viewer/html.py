@@ -147,15 +147,25 @@ def write_page(
     shown: list[dict[str, list[np.ndarray]]],
     result: SAMResult,
     titles: list[str] | None,
+    before: str = "",
 ) -> Path:
     """The page of samples whose images `shown` (per sample, per panel, one per step) are
-    made: the explain report's ``report.html`` at `path`."""
+    made: the explain report's ``report.html`` at `path`; `before` (HTML made here, e.g.
+    `image_figure`) comes above the samples."""
     fragment = _fragment(
         result, list(range(len(shown))), lambda n, steps: shown[n], titles, picker=False
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page(fragment), encoding="utf-8")
+    path.write_text(page(before + fragment), encoding="utf-8")
     return path
+
+
+def image_figure(png: Path, caption: str) -> str:
+    """A PNG file inlined as a figure with its `caption` (escaped here), for a page that must
+    need nothing beside it."""
+    uri = "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode("ascii")
+    text = html.escape(caption)
+    return f'<figure><img src="{uri}" alt="{text}"><figcaption>{text}</figcaption></figure>\n'
 
 
 def _fragment(
