@@ -215,11 +215,12 @@ def slow():
 def test_a_slow_model_drops_whole_steps_with_a_bounded_queue(tmp_path, request):
     """A model slower than the events (a 50 ms sleep per 10 ms step), the events in aestream's
     32-bit format: steps are dropped and counted, the queue never holds more than --queue
-    steps (memory flat), the page says so."""
+    steps (memory flat), the page says so; --save keeps the steps run, their times saying
+    which."""
     (tmp_path / "slow_model.py").write_text(SLOW_MODEL)
     live = Live(
         "sam-plugins live slow_model:slow --udp 127.0.0.1:0 --sensor-size 34,34,2 "
-        "--http 127.0.0.1:0 --queue 4 --udp-format t32_x16_y15_on1",
+        "--http 127.0.0.1:0 --queue 4 --udp-format t32_x16_y15_on1 --save saved",
         tmp_path,
     )
     request.addfinalizer(live.kill)
@@ -243,7 +244,13 @@ def test_a_slow_model_drops_whole_steps_with_a_bounded_queue(tmp_path, request):
         assert "steps dropped: the model is slower than the events" in behind.text
     code, out, err = live.interrupt()
     assert code == 0, err
-    assert int(SUMMARY.match(out.strip().splitlines()[-1]).group(4)) > 0
+    found = SUMMARY.match(out.strip().splitlines()[-1])
+    run, dropped = int(found.group(1)), int(found.group(4))
+    assert dropped > 0
+    with h5py.File(tmp_path / "saved" / "maps.h5") as saved:  # the steps run, and which
+        time_us = saved["time_us"][()]
+        assert len(time_us) == len(saved["layer_net.1"]) == len(saved["outputs"]) == run
+    assert (np.diff(time_us) % 10_000 == 0).all() and np.diff(time_us).max() > 10_000
 
 
 def test_replay_as_typed_and_equal_to_explain_bin(tmp_path):
