@@ -10,6 +10,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import faery
 import numpy as np
@@ -183,7 +184,7 @@ def test_refused_arguments_are_one_line_and_exit_2(capsys):
         (["--udp", "127.0.0.1:0", "--sensor-size", "34,34,2", "--crop", "0,0,40,40"],
          "--crop 0,0,40,40 is not inside the sensor of 34x34"),
         (["--udp", "127.0.0.1:0", "--sensor-size", "40,40,2"],
-         "the model failed on frames of shape (1, 1, 2, 40, 40)"),
+         "the model failed on frames of shape (8, 1, 2, 40, 40)"),
     ]  # fmt: skip
     for flags, said in cases:
         assert main([*base, *flags]) == 2, flags
@@ -222,3 +223,17 @@ def test_live_help_as_typed_imports_no_torch_and_says_each_default_once():
         assert said.count("default") <= 1 and "(default: None)" not in said, said
     listed = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert re.search(r"^ +live +SAM live", listed.stdout, re.M), listed.stdout
+
+
+def test_a_model_that_does_not_carry_its_state_is_refused(monkeypatch, capsys):
+    """A Norse model called with its state from None at every call would start over at every
+    step: refused before any event, in one line."""
+    from sam_plugins.cli import main
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "adapters"))
+    argv = ["live", "framework_models:norse_net", "--udp", "127.0.0.1:0", "--sensor-size",
+            "8,8,2", "--http", "127.0.0.1:0"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "does not carry its state from one call to the next" in err, err
+    assert err.count("\n") == 1 and "needs a model that carries its state" in err

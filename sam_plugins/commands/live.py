@@ -25,6 +25,7 @@ from .arguments import (
 from .explain import crop_type, downsample_type
 
 UDP_FORMATS = ("t64_x16_y16_on8", "t32_x16_y15_on1")
+PROBE_STEPS = 8
 
 
 def address(text: str) -> tuple[str, int]:
@@ -263,12 +264,27 @@ class Live:
         except LookupError as exc:
             raise CLIError(f"{exc} On the command line: --layers NAME [NAME ...]") from None
         self.closing.append(runner.__exit__)
-        try:  # the model on one empty step: a model that does not fit fails now, not live
-            runner.run(torch.zeros(1, 1, polarities, height, width))
+        from sam_plugins.stream import StateNotCarried
+
+        # the model on a few steps of a probe (0 to 8 events per pixel and step, the same at
+        # every start), before any event: a model that does not take the frames, or that does
+        # not carry its state from one call to the next (StreamRunner's check on its first
+        # block), is refused now, not live
+        probe = torch.rand(
+            (PROBE_STEPS, 1, polarities, height, width), generator=torch.Generator().manual_seed(0)
+        )
+        probe = (probe * 8).floor()
+        try:
+            runner.run(probe)
+        except StateNotCarried as exc:
+            raise CLIError(
+                str(exc).split(", so it")[0] + ": live runs one step at a time and needs a "
+                "model that carries its state"
+            ) from None
         except RuntimeError as exc:
             from sam_plugins.io.models import first_line
 
-            shape = (1, 1, polarities, height, width)
+            shape = tuple(probe.shape)
             message = f"the model failed on frames of shape {shape} ([T, B, C, H, W]): "
             raise CLIError(
                 does_not_fit(
