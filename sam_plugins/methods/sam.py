@@ -104,16 +104,21 @@ class SpikeActivationMap(MapMethod):
         self._counts.clear()
 
     def _consume(self, target: Target, spikes: Tensor) -> None:
-        out = self._buffers[target.name].room(spikes)
-        fired = self.fired[target.name] = spikes.new_empty(spikes.shape[:2], dtype=torch.int64)
+        name = target.name
+        out = self._buffers[name].room(spikes)
+        fired = self.fired.get(name)  # reused while calls keep their shape (one alloc less)
+        if fired is None or fired.shape != spikes.shape[:2] or fired.device != spikes.device:
+            fired = self.fired[name] = spikes.new_empty(spikes.shape[:2], dtype=torch.int64)
         words, marks = (None, None) if self.step_words is None else self.step_words(target, spikes)
-        stream = self._streams[target.name]
+        stream = self._streams[name]
         stream.update(
             as_places(spikes), not target.graded, out, fired=fired, words=words, marks=marks
         )
-        self.marked[target.name] = stream.marked
+        self.marked[name] = stream.marked
         count = fired.sum(0)  # spikes per sample, counted by the pass that made the maps
-        self._counts[target.name] = self._counts.get(target.name, 0) + count
+        total = self._counts.get(name)
+        self._counts[name] = count if total is None else total + count  # not in place: a
+        # result handed out keeps its counts while recording goes on
 
     def result(self) -> SAMResult:
         """The SAM of everything recorded since the last reset; a `SilentLayerWarning` names
