@@ -98,7 +98,9 @@ def timeline_figure(
         )
     axes[-1].set_ylabel("SAM mass / peak")
     axes[-1].set_xlabel("time in the recording (s)")
-    axes[-1].legend(fontsize=7, loc="upper right", title="layer", title_fontsize=7)
+    axes[-1].legend(  # beside the axes, never over the lines
+        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="layer", title_fontsize=7
+    )
     fig.savefig(path, dpi=100)
     return path
 
