@@ -76,6 +76,23 @@ def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | No
     )
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """--step-mode and --framework: how a model no adapter knows, or a NIR graph, is run
+    (explain and live alike)."""
+    parser.add_argument(
+        "--step-mode",
+        choices=("single", "multi"),
+        default="single",
+        help="for modules no adapter knows: one call per step, or one call for all steps",
+    )
+    parser.add_argument(
+        "--framework",
+        metavar="NAME",
+        help="for a NIR graph: the framework adapter that imports it (default: the first "
+        "installed one that imports every node faithfully and runs the input; see docs/nir.md)",
+    )
+
+
 def device_argument(text: str) -> str:
     """An argparse type: a torch device that exists on this machine."""
     if text == "cpu":

@@ -11,6 +11,7 @@ from pathlib import Path
 from .arguments import (
     CLIError,
     add_model_arguments,
+    add_run_arguments,
     does_not_fit,
     duration,
     explain_errors,
@@ -264,16 +265,5 @@ def add(subparsers) -> None:
         metavar="N",
         help="with --bin: frames per second of the video, one step per frame (default: 25)",
     )
-    parser.add_argument(
-        "--step-mode",
-        choices=("single", "multi"),
-        default="single",
-        help="for modules no adapter knows: one call per step, or one call for all steps",
-    )
-    parser.add_argument(
-        "--framework",
-        metavar="NAME",
-        help="for a NIR graph: the framework adapter that imports it (default: the first "
-        "installed one that imports every node faithfully and runs the input; see docs/nir.md)",
-    )
+    add_run_arguments(parser)
     parser.set_defaults(func=run)

@@ -16,6 +16,7 @@ from pathlib import Path
 from .arguments import (
     CLIError,
     add_model_arguments,
+    add_run_arguments,
     does_not_fit,
     duration,
     load_model,
@@ -146,18 +147,7 @@ def add(subparsers) -> None:
         help="the most steps waiting for the model; more are dropped, oldest first (default: "
         "200 ms of steps, at least 16)",
     )
-    parser.add_argument(
-        "--step-mode",
-        choices=("single", "multi"),
-        default="single",
-        help="for modules no adapter knows: one call per step, or one call for all steps",
-    )
-    parser.add_argument(
-        "--framework",
-        metavar="NAME",
-        help="for a NIR graph: the framework adapter that imports it (default: the first "
-        "installed one that imports every node faithfully and runs the input; see docs/nir.md)",
-    )
+    add_run_arguments(parser)
     parser.add_argument(
         "--save",
         type=Path,
