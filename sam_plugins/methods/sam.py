@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ..engine import DEFAULT_GAMMA, StreamingSAM, as_places
 from ..engine.buffers import LayerBuffer
+from ..engine.streaming import _frozen
 from ..layers import LayerSpec
 from ..plugins import Runner, StepMode
 from ..recorder import NotSpikesError, SpikeRecorder, Target
@@ -107,7 +108,12 @@ class SpikeActivationMap(MapMethod):
         name = target.name
         out = self._buffers[name].room(spikes)
         fired = self.fired.get(name)  # reused while calls keep their shape (one alloc less)
-        if fired is None or fired.shape != spikes.shape[:2] or fired.device != spikes.device:
+        if (
+            fired is None
+            or fired.shape != spikes.shape[:2]
+            or fired.device != spikes.device
+            or _frozen(fired)  # made under inference_mode, written outside it now
+        ):
             fired = self.fired[name] = spikes.new_empty(spikes.shape[:2], dtype=torch.int64)
         words, marks = (None, None) if self.step_words is None else self.step_words(target, spikes)
         stream = self._streams[name]

@@ -26,9 +26,9 @@ def test_every_page_has_snippets():
     run_one_by_one = re.search(
         r"RUN_ONE_BY_ONE = (\{.*?\})", (DOCS.parent / "tests" / "test_docs.py").read_text()
     )
-    assert run_one_by_one and ast.literal_eval(run_one_by_one.group(1)) == set(PAGES), (
-        "test_docs must skip them"
-    )
+    skipped = ast.literal_eval(run_one_by_one.group(1)) if run_one_by_one else set()
+    # this file runs PAGES; notebooks.md's snippets run in tests/integrations/test_notebooks.py
+    assert skipped == {*PAGES, "notebooks.md"}, "test_docs must skip them"
 
 
 @pytest.mark.parametrize("code", SNIPPETS)
