@@ -153,6 +153,11 @@ def test_the_framer_counts_as_tonic_toframe_whatever_the_packets():
     framer.advance(int(events["t"][-1]) + 50_000)  # a live source: time passes, no events
     quiet = framer.take()
     assert len(quiet) == 7 and quiet[1:].sum() == 0 and quiet[0].sum() > 0
+    framer.advance(int(events["t"][-1]) + 71_000)  # more time, no event pending at all
+    assert framer.pending_events == 0
+    later = framer.take()
+    assert later.shape == (3, *quiet.shape[1:]) and later.sum() == 0
+    assert framer.taken == len(expected) + 7 + 3
 
 
 @pytest.mark.parametrize(

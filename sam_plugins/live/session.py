@@ -140,13 +140,7 @@ class Framing:
             return
         self.advanced = until
         self.framer.advance(until)
-        framer = self.framer
-        if framer.ready and not framer.pending_events:  # StepFramer.take fails on no events
-            empty = np.zeros((framer.ready, framer.polarities, framer.height, framer.width))
-            framer.taken += len(empty)
-            self._queue(empty.astype(np.float32), None, now)
-        else:
-            self._queue(framer.take(), None, now)  # their latency: from now
+        self._queue(self.framer.take(), None, now)  # their latency: from now
         self.packets.append((until, now))  # a step after `until` with no event: known since now
 
     def _queue(

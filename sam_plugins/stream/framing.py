@@ -105,6 +105,9 @@ class StepFramer:
         frames = np.zeros((n, self.size), np.float32)
         if n == 0:
             return frames.reshape(0, self.polarities, self.height, self.width)
+        if not self._pending:  # time passed without events (`advance`): empty steps
+            self.taken += n
+            return frames.reshape(n, self.polarities, self.height, self.width)
         pending = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else None
         pending = self._pending[0] if pending is None else pending
         start = self.t0 + self.taken * self.bin_us
