@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.events import add_event_arguments
 from .arguments import (
     CLIError,
     add_model_arguments,
@@ -21,14 +22,6 @@ from .arguments import (
 )
 
 
-def sensor_size(text: str) -> tuple[int, int, int]:
-    """An argparse type: W,H,P of an event sensor."""
-    parts = text.split(",")
-    if len(parts) != 3 or not all(part.strip().isdigit() for part in parts):
-        raise argparse.ArgumentTypeError(f"must be W,H,P (three whole numbers), found {text!r}")
-    return tuple(int(part) for part in parts)
-
-
 def frames_per_second(text: str) -> float:
     """An argparse type: a number of frames per second > 0."""
     try:
@@ -40,18 +33,6 @@ def frames_per_second(text: str) -> float:
             f"must be a number of frames per second > 0, found {text!r}"
         )
     return value
-
-
-def crop_type(text: str) -> tuple[int, int, int, int]:
-    from sam_plugins.io.events import parse_crop
-
-    return parse_crop(text)
-
-
-def downsample_type(text: str) -> float:
-    from sam_plugins.io.events import parse_downsample
-
-    return parse_downsample(text)
 
 
 def settings(args: argparse.Namespace, **more) -> dict:
@@ -217,25 +198,7 @@ def add(subparsers) -> None:
     parser.add_argument(
         "--time-bins", type=positive_int, default=10, help="frames per event recording"
     )
-    parser.add_argument(
-        "--sensor-size",
-        type=sensor_size,
-        metavar="W,H,P",
-        help="sensor size of event recordings (default: read from the file)",
-    )
-    parser.add_argument(
-        "--crop",
-        type=crop_type,
-        metavar="X,Y,W,H",
-        help="keep the events in this region of the sensor (pixels), before framing",
-    )
-    parser.add_argument(
-        "--downsample",
-        type=downsample_type,
-        metavar="FACTOR",
-        help="multiply event coordinates by FACTOR in (0, 1] and round down (after --crop), "
-        "as tonic's Downsample",
-    )
+    add_event_arguments(parser)
     parser.add_argument(
         "--bin",
         type=duration,

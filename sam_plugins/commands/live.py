@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.events import add_event_arguments
 from .arguments import (
     CLIError,
     add_model_arguments,
@@ -23,7 +24,6 @@ from .arguments import (
     positive_int,
     writable_folder,
 )
-from .explain import crop_type, downsample_type
 
 UDP_FORMATS = ("t64_x16_y16_on8", "t32_x16_y15_on1")
 PROBE_STEPS = 8
@@ -51,14 +51,6 @@ def speed(text: str) -> float:
             f"runs, no step dropped), found {text!r}"
         )
     return value
-
-
-def sensor_size(text: str) -> tuple[int, int, int]:
-    """An argparse type: W,H,P (`sam_plugins.io.events.parse_sensor_size`, imported when used:
-    importing `sam_plugins.io` imports torch)."""
-    from sam_plugins.io.events import parse_sensor_size
-
-    return parse_sensor_size(text)
 
 
 def add(subparsers) -> None:
@@ -95,24 +87,10 @@ def add(subparsers) -> None:
         help="with --replay: times the recording's own pace (0: as fast as the model runs, "
         "waiting for it instead of dropping steps)",
     )
-    parser.add_argument(
-        "--sensor-size",
-        type=sensor_size,
-        metavar="W,H,P",
-        help="the sensor's size: needed with --udp; with --replay, for files that do not say "
-        "it (CSV, RAW without a header)",
-    )
-    parser.add_argument(
-        "--crop",
-        type=crop_type,
-        metavar="X,Y,W,H",
-        help="keep the events of this region of the sensor (pixels), before --downsample",
-    )
-    parser.add_argument(
-        "--downsample",
-        type=downsample_type,
-        metavar="FACTOR",
-        help="x, y = floor(x * FACTOR), floor(y * FACTOR), 0 < FACTOR <= 1, after --crop",
+    add_event_arguments(
+        parser,
+        sensor_help="the sensor's size: needed with --udp; with --replay, for files that do not "
+        "say it (CSV, RAW without a header)",
     )
     parser.add_argument(
         "--bin", type=duration, default=10_000, metavar="DURATION",

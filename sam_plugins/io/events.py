@@ -86,16 +86,21 @@ def parse_downsample(text: str) -> float:
     return factor
 
 
-def add_event_arguments(parser: argparse.ArgumentParser, sensor_size: bool = True) -> None:
-    """``--sensor-size W,H,P`` (unless `sensor_size` is False), ``--crop X,Y,W,H`` and
-    ``--downsample FACTOR``: how event recordings are read, for a command's `parser`."""
+SENSOR_HELP = (
+    "sensor size of event recordings whose files do not say it (CSV, RAW without a header; "
+    "default: read from the file)"
+)
+
+
+def add_event_arguments(
+    parser: argparse.ArgumentParser, sensor_size: bool = True, sensor_help: str = SENSOR_HELP
+) -> None:
+    """``--sensor-size W,H,P`` (unless `sensor_size` is False; `sensor_help` says what it is
+    for in this command), ``--crop X,Y,W,H`` and ``--downsample FACTOR``: how event recordings
+    are read, for a command's `parser` (explain, analyze, live)."""
     if sensor_size:
         parser.add_argument(
-            "--sensor-size",
-            type=parse_sensor_size,
-            metavar="W,H,P",
-            help="sensor size of event recordings whose files do not say it (CSV, RAW without "
-            "a header; default: read from the file)",
+            "--sensor-size", type=parse_sensor_size, metavar="W,H,P", help=sensor_help
         )
     parser.add_argument(
         "--crop",
