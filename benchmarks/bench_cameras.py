@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import faery
 import numpy as np
+from bench_event_files import best_of  # the script's folder is on sys.path
 from sam_plugins_faery import FaeryReader
 
 from sam_plugins.io import read_input
@@ -41,15 +41,6 @@ def recording(size: tuple[int, int], rate: int, seconds: float) -> np.ndarray:
     events["y"] = rng.integers(0, size[1], n)
     events["on"] = rng.integers(0, 2, n).astype(bool)
     return events
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def read_all(path: Path, sensor: tuple[int, int, int]) -> int:
