@@ -10,27 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..stream import MapsFile, Timeline, VideoSink, video_path
+from ..stream import MapsFile, Timeline, video_path
 from ..stream.page import region_caption, region_figure, trailing_predictions, write_timeline_page
-
-
-class LazyVideo:
-    """A `VideoSink` opened at the first block, for the layers whose maps are images."""
-
-    def __init__(self, path: Path, layers: list[str], draw, fps: float, bin_us: int) -> None:
-        self.args = (path, layers, draw, fps, bin_us)
-        self.sink: VideoSink | None = None
-
-    def write(self, steps, frames) -> None:
-        if self.sink is None:
-            path, layers, draw, fps, bin_us = self.args
-            images = [(n, f"layer {n}") for n in layers if steps.maps[n].dim() == 4]
-            self.sink = VideoSink(path, images, draw, fps, bin_us)
-        self.sink.write(steps, frames)
-
-    def close(self) -> None:
-        if self.sink is not None:
-            self.sink.close()
+from ..stream.sinks import LazyVideo
 
 
 class SessionFiles:
@@ -47,7 +29,8 @@ class SessionFiles:
         self.settings = settings
         self.maps = MapsFile(self.out / "maps.h5", settings, t0, bin_us)
         self.timeline = Timeline()
-        self.sinks = [self.maps, self.timeline, LazyVideo(self.video, layers, draw, 25.0, bin_us)]
+        labels = [(name, f"layer {name}") for name in layers]
+        self.sinks = [self.maps, self.timeline, LazyVideo(self.video, labels, draw, 25.0, bin_us)]
 
     def finish(
         self,

@@ -21,7 +21,7 @@ from ..render import frame_image
 from .framing import StepFramer
 from .page import region_caption, region_figure, trailing_predictions, write_timeline_page
 from .runner import StreamRunner
-from .sinks import MapsFile, Timeline, VideoSink, video_path
+from .sinks import LazyVideo, MapsFile, Timeline, video_path
 
 CHUNK_STEPS = 64
 """Steps framed, run and written at once: what a long recording holds in memory at a time."""
@@ -217,7 +217,7 @@ def explain_recording(
         sinks.append(maps_file)
         timeline = Timeline()
         sinks.append(timeline)
-        video = _LazyVideo(written[1], labels, reader_draw, fps, bin_us)
+        video = LazyVideo(written[1], labels, reader_draw, fps, bin_us)
         sinks.append(video)
         bar = tqdm(unit="step", desc="explaining", disable=not progress, leave=False)
         with bar, runner:
@@ -289,26 +289,6 @@ def rates(stats: StreamStats, bin_us: int) -> str:
         f"framing {share['read'] + share['frame']:.1f} % of that time, the model and SAM "
         f"{share['model']:.1f} %, writing maps and video {share['write']:.1f} %"
     )
-
-
-class _LazyVideo:
-    """A `VideoSink` opened at the first block (its encoder is started only once a step
-    exists); the layers with image maps are known then."""
-
-    def __init__(self, path: Path, layers, draw, fps: float, bin_us: int) -> None:
-        self.args = (path, layers, draw, fps, bin_us)
-        self.sink: VideoSink | None = None
-
-    def write(self, steps, frames) -> None:
-        if self.sink is None:
-            path, layers, draw, fps, bin_us = self.args
-            images = [(n, label) for n, label in layers if steps.maps[n].dim() == 4]
-            self.sink = VideoSink(path, images, draw, fps, bin_us)
-        self.sink.write(steps, frames)
-
-    def close(self) -> None:
-        if self.sink is not None:
-            self.sink.close()
 
 
 def settings_json(settings: dict[str, Any]) -> str:

@@ -196,3 +196,24 @@ class Timeline:
         mass = {name: np.concatenate(parts) for name, parts in self.mass.items()}
         scores = np.concatenate(self.scores) if self.scores else None
         return np.concatenate(self.events), mass, scores
+
+
+class LazyVideo:
+    """A `VideoSink` opened at the first block (its encoder is started only once a step
+    exists), for the layers of `layers` ((name, label) pairs) whose maps are images: which they
+    are is known then."""
+
+    def __init__(self, path: Path, layers: list[tuple[str, str]], draw, fps: float, bin_us: int):
+        self.args = (path, layers, draw, fps, bin_us)
+        self.sink: VideoSink | None = None
+
+    def write(self, steps, frames) -> None:
+        if self.sink is None:
+            path, layers, draw, fps, bin_us = self.args
+            images = [(n, label) for n, label in layers if steps.maps[n].dim() == 4]
+            self.sink = VideoSink(path, images, draw, fps, bin_us)
+        self.sink.write(steps, frames)
+
+    def close(self) -> None:
+        if self.sink is not None:
+            self.sink.close()
