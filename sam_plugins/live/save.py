@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..stream import MapsFile, Timeline, video_path
-from ..stream.page import region_caption, region_figure, trailing_predictions, write_timeline_page
+from ..stream.page import region_caption, write_timeline_page
 from ..stream.sinks import LazyVideo
 
 
@@ -46,22 +46,18 @@ class SessionFiles:
         paths = [self.out / "maps.h5"]
         if not steps_run:
             return paths
-        events, mass, scores = self.timeline.arrays()
-        window_steps = max(1, round(window_us / self.bin_us))
-        predicted = None if scores is None else trailing_predictions(scores, window_steps)
         full = transform.full_size
         region = self.out / "region.png"
         picture = np.zeros(full[1::-1], np.int64) if counts is None else counts.reshape(full[1::-1])
-        region_figure(picture, transform.region, region)
         write_timeline_page(
             self.out / "report.html",
-            events=events,
-            mass=mass,
-            predicted=predicted,
+            timeline=self.timeline,
             bin_us=self.bin_us,
             window_us=window_us,
             settings=self.settings,
             figure_path=self.out / "timeline.png",
+            sensor_counts=picture,
+            crop_region=transform.region,
             region_path=region,
             video=self.video.name,
             summary=summary,

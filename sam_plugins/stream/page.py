@@ -120,22 +120,28 @@ def _png(path: Path) -> str:
 def write_timeline_page(
     path: Path,
     *,
-    events: np.ndarray,
-    mass: dict[str, np.ndarray],
-    predicted: np.ndarray | None,
+    timeline: Any,
     bin_us: int,
     window_us: int,
     settings: dict[str, Any],
     figure_path: Path,
+    sensor_counts: np.ndarray,
+    crop_region: tuple[int, int, int, int],
     region_path: Path,
     video: str,
     summary: str,
     region: str = "",
 ) -> Path:
-    """``report.html``: the time line (`timeline_figure`, written to `figure_path` and embedded),
-    the region picture at `region_path` (embedded) and `region` (in words), `summary`, the
-    settings, and links to the video file `video` and maps.h5 beside it. Everything a name could
-    carry is escaped."""
+    """``report.html``: the time line of the `timeline` sink's numbers (`timeline_figure`, the
+    prediction over the trailing `window_us`; written to `figure_path` and embedded), the full
+    sensor's events per pixel `sensor_counts` [H, W] with `crop_region` drawn (`region_figure`,
+    written to `region_path` and embedded) and `region` (in words), `summary`, the settings, and
+    links to the video file `video` and maps.h5 beside it. Everything a name could carry is
+    escaped."""
+    events, mass, scores = timeline.arrays()
+    window_steps = max(1, round(window_us / bin_us))
+    predicted = None if scores is None else trailing_predictions(scores, window_steps)
+    region_figure(sensor_counts, crop_region, region_path)
     timeline_figure(events, mass, predicted, bin_us, window_us, figure_path)
     rows = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"

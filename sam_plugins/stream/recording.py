@@ -19,7 +19,7 @@ from ..io.events import EventStream, EventTransform, checked_chunks
 from ..io.models import first_line
 from ..render import frame_image
 from .framing import StepFramer
-from .page import region_caption, region_figure, trailing_predictions, write_timeline_page
+from .page import region_caption, region_figure, write_timeline_page
 from .runner import StreamRunner
 from .sinks import LazyVideo, MapsFile, Timeline, video_path
 
@@ -240,19 +240,15 @@ def explain_recording(
                 f"{stream.path}: the recording ({stats.events} events{span}) is shorter than one "
                 f"step of --bin {bin_us} us: there is nothing to explain; give a shorter --bin"
             )
-        events, mass, scores = timeline.arrays()
-        window_steps = max(1, round(window_us / bin_us))
-        predicted = None if scores is None else trailing_predictions(scores, window_steps)
-        region_figure(counts.image(), transform.region, written[3])  # the page says the region
         write_timeline_page(
             written[4],
-            events=events,
-            mass=mass,
-            predicted=predicted,
+            timeline=timeline,
             bin_us=bin_us,
             window_us=window_us,
             settings=settings,
             figure_path=written[2],
+            sensor_counts=counts.image(),  # the page says the region in words
+            crop_region=transform.region,
             region_path=written[3],
             video=written[1].name,
             summary=rates(stats, bin_us),
