@@ -85,7 +85,7 @@ def sam_only(net, data, batch_size, statistics_too=False):
     """What the analysis runs per batch before its aggregation: SAM of every neuron layer (and
     the spike statistics), without the per-class sums, commits or the HDF5 file."""
     sam = SpikeActivationMap(net, PlainLIF, run=run)
-    stats = SpikeStats()
+    stats = SpikeStats(sam=sam if statistics_too else None)  # as analyze_dataset does
     if statistics_too:
         sam.recorder.consumers.append(stats)
     for frames, _, lengths in DataLoader(data, batch_size=batch_size, collate_fn=collate_frames):

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from sam_plugins.engine import backend
+from sam_plugins.engine.streaming import DEFER as _BLOCK  # steps per word: SAM's block
 
 try:
     from . import _numba
@@ -64,11 +65,20 @@ class SpikeStats:
         and count nowhere)."""
         self.lengths, self.shortest = lengths, int(lengths.min())
         self._lengths_np = lengths.cpu().numpy().astype(np.int64)
+        self._mark_steps(int(lengths.max()))
         self._steps: dict[str, int] = {}
         self._last: dict[str, Tensor] = {}
         self._counts: dict[str, list[Tensor]] = {}
         self._isi: dict[str, Tensor] = {}
         self._neurons: dict[str, int] = {}
+
+    def _mark_steps(self, steps: int) -> None:
+        """Per step t < `steps` and sample: whether t is one of the sample's own steps
+        (`_valid`), and the bit of t in its block (`_bits`, 0 on padding), made once per batch
+        rather than per call."""
+        t = np.arange(steps)[:, None]
+        self._valid = t < self._lengths_np[None, :]
+        self._bits = np.where(self._valid, 1 << (t % _BLOCK), 0).astype(np.uint16)
 
     @staticmethod
     def _compilable(spikes: Tensor) -> bool:
@@ -90,11 +100,9 @@ class SpikeStats:
         if not self._compilable(spikes) or first % _numba.BLOCK + steps > _numba.BLOCK:
             return None, None
         state = self._state(target.name, spikes)
-        t = first + np.arange(steps)
-        marks = np.where(
-            t[:, None] < self._lengths_np[None, :], 1 << (t[:, None] % _numba.BLOCK), 0
-        )
-        return state["bits"], marks.astype(np.uint16)
+        if first + steps > len(self._bits):  # more steps than the longest sample: padding
+            self._mark_steps(first + steps)
+        return state["bits"], self._bits[first : first + steps]
 
     def __call__(self, target, spikes: Tensor) -> None:
         name, n, batch = target.name, spikes.shape[0], spikes.shape[1]
@@ -148,8 +156,9 @@ class SpikeStats:
         """A call whose spikes SAM's pass counted (`fired` [steps, B]) and marked: the counts
         of padded steps dropped, the block's intervals counted when the call ends it."""
         first = self._steps[name]
-        t = first + np.arange(steps)
-        counts = np.where(t[:, None] < self._lengths_np[None, :], fired, 0)
+        if first + steps > len(self._valid):
+            self._mark_steps(first + steps)
+        counts = fired * self._valid[first : first + steps]  # padded steps count nowhere
         self._counts[name].append(torch.from_numpy(counts))
         if (first + steps) % _numba.BLOCK == 0:
             _numba.close_block(self._isi[name], first + steps - 1, self._lengths_np)

@@ -149,6 +149,182 @@ def sam_steps(
         fired.numpy()[:] = counts if spans == 1 else counts.reshape(steps, batch, spans).sum(2)
 
 
+DSPAN = 1024
+"""Values of one channel row a work item of `sam_block` covers (a multiple of 8, whole bytes
+of the bit planes): its rows of sums, one per step of the block, stay in the core's cache."""
+
+_COPY = np.uint64(0x0101010101010101)  # v * _COPY: byte v in each of 8 bytes
+_BITS = np.uint64(0x8040201008040201)  # byte m keeps bit m
+_SEVEN = np.uint64(0x7F7F7F7F7F7F7F7F)  # + 0x7F: bit 7 set in each byte that is not 0
+_ONES = np.uint64(0x0101010101010101)
+_GATHER = np.uint64(0x0102040810204080)
+"""x * _GATHER >> 56 packs 8 bytes of 0 or 1 (low byte first) into the bits of one byte."""
+
+
+@numba.njit(inline="always")
+def _pack_sample(spikes, planes, fired, counts, b):  # pragma: no cover - compiled
+    channels, length = spikes.shape[1:]
+    full = length // 8
+    flags = np.empty(full + 1, np.uint64)
+    flag = flags.view(np.uint8)
+    n = np.uint64(0)
+    wrong = False
+    for c in range(channels):
+        s = spikes[b, c]
+        out = planes[b, c]
+        for i in range(length):  # vectorised: a byte 0/1 per value, and the 0/1 check
+            v = s[i]
+            f = v != 0
+            flag[i] = f
+            wrong |= f & (v != 1)
+        for i in range(length, 8 * (full + 1)):
+            flag[i] = 0
+        for j in range((length + 7) // 8):  # 8 bytes -> 8 bits, and their sum
+            x = flags[j]
+            out[j] = (x * _GATHER) >> np.uint64(56)
+            n += (x * _COPY) >> np.uint64(56)
+    fired[b] = n
+    counts[b] += n
+    return wrong
+
+
+@numba.njit(parallel=True, cache=True)
+def _pack(spikes, planes, fired, counts):  # pragma: no cover - compiled
+    bad = 0
+    for b in numba.prange(spikes.shape[0]):
+        bad += _pack_sample(spikes, planes, fired, counts, b)
+    return bad
+
+
+@numba.njit(cache=True)
+def _pack_here(spikes, planes, fired, counts):  # pragma: no cover - compiled
+    bad = 0
+    for b in range(spikes.shape[0]):  # on the calling thread: see PARALLEL_MIN
+        bad += _pack_sample(spikes, planes, fired, counts, b)
+    return bad
+
+
+def pack_step(spikes: Tensor, planes: np.ndarray, fired: np.ndarray, counts: np.ndarray) -> int:
+    """Write the spikes (non-zero values) of one step, `spikes` [1, B, C, *spatial]
+    (contiguous CPU float), as bits into `planes` [B, C, ceil(positions / 8)] (uint8, low bit
+    first), their number per sample into `fired` [B] and add it to `counts` [B] (int64), in
+    one pass; return the number of samples with a value that is neither 0 nor 1 (bits cannot
+    hold it)."""
+    values = spikes.numpy().reshape(spikes.shape[1], spikes.shape[2], -1)
+    kernel = _pack if values.size >= PARALLEL_MIN else _pack_here
+    return kernel(values, planes, fired, counts)
+
+
+@numba.njit(inline="always")
+def _block_item(
+    state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag64, item
+):  # noqa: E501  # pragma: no cover
+    steps = maps.shape[0]
+    channels, length = state.shape[1:]
+    spans = (length + DSPAN - 1) // DSPAN
+    b = item // spans
+    first = (item % spans) * DSPAN
+    n = min(DSPAN, length - first)
+    n8 = (n + 7) // 8
+    flag = flag64.view(np.uint8)
+    total[:steps, :n] = 0.0
+    for block in range(0, channels, CHANNEL_BLOCK):  # as `_steps`: see CHANNEL_BLOCK
+        part[:steps, :n] = 0.0
+        for c in range(block, min(block + CHANNEL_BLOCK, channels)):
+            p = state[b, c, first : first + n]
+            if fresh:  # a sequence begins: its state is zero
+                p[:] = 0.0
+            for t in range(steps):
+                row = planes[t, b, c, first // 8 : first // 8 + n8]
+                for j in range(n8):  # byte -> its 8 bits as bytes 0 or 1 (vectorised)
+                    x = (np.uint64(row[j]) * _COPY) & _BITS
+                    flag64[j] = ((x + _SEVEN) >> np.uint64(7)) & _ONES
+                sums = part[t]
+                for i in range(n):  # the arithmetic of `_steps`, the spikes being 0 or 1
+                    f = np.float32(flag[i])
+                    w = decay * p[i]
+                    sums[i] += (w + inclusive) * f
+                    p[i] = w + f
+                if words is not None:
+                    mark = marks[t, b]
+                    word = words[b, c, first : first + n]
+                    for i in range(n):
+                        word[i] |= np.uint16(flag[i]) * mark
+        for t in range(steps):
+            for i in range(n):
+                total[t, i] += part[t, i]
+    for t in range(steps):
+        maps[t, b, first : first + n] = total[t, :n]
+
+
+@numba.njit(parallel=True, cache=True)
+def _block(state, planes, maps, decay, inclusive, words, marks, fresh, totals, parts, flags):  # noqa: E501  # pragma: no cover
+    spans = (state.shape[2] + DSPAN - 1) // DSPAN
+    for item in numba.prange(state.shape[0] * spans):
+        me = numba.get_thread_id()
+        total, part, flag = totals[me], parts[me], flags[me]  # this thread's rows
+        _block_item(
+            state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag, item
+        )  # noqa: E501
+
+
+@numba.njit(cache=True)
+def _block_here(state, planes, maps, decay, inclusive, words, marks, fresh, totals, parts, flags):  # noqa: E501  # pragma: no cover
+    spans = (state.shape[2] + DSPAN - 1) // DSPAN
+    for item in range(state.shape[0] * spans):  # on the calling thread: see PARALLEL_MIN
+        total, part, flag = totals[0], parts[0], flags[0]
+        _block_item(
+            state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag, item
+        )  # noqa: E501
+
+
+def sam_block(
+    state: Tensor,
+    planes: np.ndarray,
+    maps: Tensor,
+    decay: float,
+    inclusive: bool = False,
+    words: np.ndarray | None = None,
+    marks: np.ndarray | None = None,
+    fresh: bool = False,
+) -> None:
+    """What `sam_steps` does for 0/1 spikes [T, B, C, *spatial], from their bits `planes`
+    [T, B, C, ceil(positions / 8)] (`pack_step`): advance `state` P [B, C, *spatial] in place,
+    write the maps into `maps` [T, B, *spatial] (the same values, bit for bit) and, with
+    `words` and `marks` [T, B], OR marks[t, b] into the word of each neuron firing at step t.
+    The state is read and written once for the T steps; `fresh`: it is zero (a sequence begins),
+    and is not read."""
+    steps, batch, channels = planes.shape[:3]
+    p = state.numpy().reshape(batch, channels, -1)
+    kernel = _block if steps * p.size >= PARALLEL_MIN else _block_here
+    kernel(
+        p,
+        planes,
+        maps.numpy().reshape(steps, batch, -1),
+        p.dtype.type(decay),
+        p.dtype.type(inclusive),
+        None if words is None else words.reshape(batch, channels, -1),
+        marks,
+        fresh,
+        *_block_scratch(steps, p.dtype),
+    )
+
+
+def _block_scratch(steps: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_block`'s work rows, one set per pool thread (`steps` x DSPAN sums in float64 and in
+    `dtype`, and DSPAN bytes of flags), made once per calling thread (and when more steps come)."""
+    kept = _local.__dict__.setdefault("blocks", {})
+    rows = kept.get(dtype)
+    if rows is None or rows[0].shape[1] < steps:
+        threads = numba.config.NUMBA_NUM_THREADS
+        rows = kept[dtype] = (
+            np.empty((threads, steps, DSPAN), np.float64),
+            np.empty((threads, steps, DSPAN), dtype),
+            np.empty((threads, DSPAN // 8), np.uint64),
+        )
+    return rows
+
+
 _local = threading.local()
 
 

@@ -47,6 +47,19 @@ class TorchBackend:
         """(non-zero values, values that are not spikes) of `spikes`, or None if declined."""
         return None
 
+    def pack(self, spikes: Tensor, planes: Any, fired: Any, counts: Any) -> int | None:
+        """Write one step's `spikes` [1, B, C, *spatial] as bits into `planes`, their number per
+        sample into `fired` [B] and add it to `counts` [B] (numpy; see `_numba.pack_step`);
+        return the number of values other than 0 and 1, or None where this backend keeps no
+        steps as bits (or declines these spikes)."""
+        return None
+
+    def sam_block(
+        self, state, planes, maps, decay, inclusive=False, words=None, marks=None, fresh=False
+    ):
+        """Run the steps kept as bits by `pack` (see `_numba.sam_block`)."""
+        raise NotImplementedError(f"the {self.name} backend keeps no steps as bits")
+
 
 class NumbaBackend(TorchBackend):
     """numba's compiled loops for contiguous CPU float tensors."""
@@ -75,6 +88,16 @@ class NumbaBackend(TorchBackend):
         if not (spikes.is_cpu and spikes.is_contiguous() and spikes.dtype in self.DTYPES):
             return None
         return self._kernels.spike_census(spikes, graded)
+
+    def pack(self, spikes, planes, fired, counts) -> int | None:
+        if not (spikes.is_cpu and spikes.is_contiguous() and spikes.dtype in self.DTYPES):
+            return None
+        return self._kernels.pack_step(spikes, planes, fired, counts)
+
+    def sam_block(
+        self, state, planes, maps, decay, inclusive=False, words=None, marks=None, fresh=False
+    ):
+        self._kernels.sam_block(state, planes, maps, decay, inclusive, words, marks, fresh)
 
 
 def _choose() -> TorchBackend:

@@ -39,13 +39,19 @@ class LayerBuffer:
         if self.keep_spikes:
             self._spikes.append(spikes.clone())
         places = as_places(spikes)
+        shape = (spikes.shape[1], *places.shape[3:])
+        return self.rows(spikes.shape[0], shape, score_dtype(spikes.dtype), spikes.device)
+
+    def rows(
+        self, steps: int, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+    ) -> Tensor:
+        """Where the maps of `steps` more steps go: [steps, *shape] (a slice of the buffer),
+        for maps of `shape` ([B, *spatial]) per step."""
         maps, filled = self._maps, self.filled
-        need = filled + spikes.shape[0]
+        need = filled + steps
         if maps is None or need > maps.shape[0] or _frozen(maps):
             room = max(need, 2 * filled, self._expected)
-            grown = spikes.new_empty(
-                (room, spikes.shape[1], *places.shape[3:]), dtype=score_dtype(spikes.dtype)
-            )
+            grown = torch.empty((room, *shape), dtype=dtype, device=device)
             if filled:
                 grown[:filled] = maps[:filled]
             self._maps = grown

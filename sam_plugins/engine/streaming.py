@@ -19,10 +19,17 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from . import backend
+
+DEFER = 16
+"""Steps `StreamingSAM.defer` keeps as bits before they are run together (`flush`), from step 0
+of the sequence on: the layer's state is read and written once per DEFER steps instead of every
+step. The spike statistics' words hold as many steps (`sam_plugins.analysis._numba.BLOCK`), so
+that a block of words SAM's pass marks is complete when the statistics count it."""
 
 BLOCK = 16
 SMALL_LAYER = 1 << 15
@@ -106,14 +113,32 @@ class StreamingSAM:
         self.steps = 0
         self._pbuf: Tensor | None = None  # P of a block of steps (small layers)
         self.marked = False  # whether the last update marked the firing steps in `words`
+        self.pending = 0  # steps taken by `defer` and not yet run (`flush`)
+        self.counts: np.ndarray | None = None
+        """Spikes per sample [B] (int64) of the steps `defer` took since the sequence began
+        (None if it took none)."""
+        self._planes: np.ndarray | None = None  # their spikes as bits [DEFER, B, C, bytes]
+        self._marks: np.ndarray | None = None  # their step marks [DEFER, B] (uint16)
+        self._words: Any = None  # the words those marks go into, or None
+        self._deferred: torch.Size | None = None  # the spikes' shape `defer` is ready for
+        self._fresh = False  # whether the state is still to be zeroed (by `flush`)
+        self._kernels = backend.current()
+        self._fired: Tensor | None = None  # the last `fired` given to `defer`, and as numpy
+        self._fired_np: np.ndarray | None = None
 
     def reset(self) -> None:
         """Start a new sequence. The buffers stay, to be reused when the next sequence has the
         same shape: allocating layer-sized memory on every sequence costs more than SAM's own
-        arithmetic on CPUs."""
+        arithmetic on CPUs. Deferred steps not yet flushed are dropped."""
         self.steps = 0
+        self.pending = 0
+        self.counts = None
+        self._deferred = None  # `defer` makes ready again (zeroes the state, counts anew)
 
-    def _start(self, spikes: Tensor) -> Tensor:
+    def _start(self, spikes: Tensor, deferred: bool = False) -> Tensor:
+        """Check `spikes` against the sequence so far and make the state ready for them (zeroed
+        when a sequence begins, or for `defer`, marked fresh: the first `flush` zeroes each row
+        as it reaches it, in cache); count their steps unless `deferred`."""
         if spikes.dim() < 2:
             raise ValueError(
                 f"spikes must be shaped [steps, batch, ...], found shape {tuple(spikes.shape)}"
@@ -126,7 +151,9 @@ class StreamingSAM:
         s = spikes if spikes.dtype in _SCORE_DTYPES else spikes.to(score_dtype(spikes.dtype))
         if self.steps == 0:  # a new sequence
             self.state = _fit(self.state, s[0].shape, s)
-            self.state.zero_()
+            self._fresh = deferred
+            if not deferred:
+                self.state.zero_()
         elif self.state.shape != s.shape[1:]:
             raise ValueError(
                 f"spikes of shape {tuple(s.shape[1:])} per step do not continue the "
@@ -134,7 +161,8 @@ class StreamingSAM:
             )
         elif self.state.is_inference() and not torch.is_inference_mode_enabled():
             self.state = self.state.clone()  # the sequence began in inference mode, goes on outside
-        self.steps += s.shape[0]
+        if not deferred:
+            self.steps += s.shape[0]
         return s
 
     def _blocks(self, s: Tensor, binary: bool) -> Iterator[tuple[int, Tensor]]:
@@ -169,6 +197,83 @@ class StreamingSAM:
             out.add_(s if binary else (s != 0).to(s.dtype))
         return out
 
+    def defer(self, spikes: Tensor, fired: Tensor, words: Any = None, marks: Any = None) -> bool:
+        """Take one step of 0/1 spikes [1, B, C, *spatial] for later: count them now (into
+        `fired` [1, B], int64 on the CPU, and added to `counts`) and keep them as bits, to be
+        run by `flush` with the steps around them. The state is then read and written once per
+        `DEFER` steps instead of every step: on a CPU, beside a model that calls each layer
+        once per step, that traffic is most of what SAM costs. `words` and `marks` [1, B] as
+        in `update`; the marks are ORed in at `flush`.
+
+        Returns False, having changed nothing but `fired`, where the step is not taken: no
+        compiled kernel, a GPU or non-contiguous tensor, another dtype, several steps, values
+        other than 0 and 1, a shape or words other than the pending steps'. The caller then
+        flushes and runs the step with `update`. Flush when `full` says so, and before reading
+        the maps."""
+        if (
+            spikes.shape != self._deferred or (self.pending and words is not self._words)
+        ) and not self._can_defer(spikes, words):
+            return False
+        if fired is not self._fired:
+            self._fired, self._fired_np = fired, fired.numpy().reshape(-1)
+        bad = self._kernels.pack(spikes, self._planes[self.pending], self._fired_np, self.counts)
+        if not bad:  # 0: packed; None: declined (a non-contiguous tensor, ...)
+            if bad is None:
+                return False
+            self.steps += 1
+            self._words = words
+            if words is not None:
+                self._marks[self.pending] = marks[0]
+            self.pending += 1
+            self.marked = words is not None
+            return True
+        self.counts -= self._fired_np  # values bits cannot hold: `update` counts them
+        return False
+
+    def _can_defer(self, spikes: Tensor, words: Any) -> bool:
+        """Whether `defer` can take steps of the shape of `spikes`, made ready to (the state
+        zeroed if a sequence begins; the bit planes and counts allocated)."""
+        self._kernels = backend.current()
+        if self._kernels.name != "numba" or spikes.dim() < 3 or spikes.shape[0] != 1:
+            return False
+        if self.pending and (
+            self.state.shape != spikes.shape[1:]
+            or self.state.dtype != spikes.dtype
+            or words is not self._words
+        ):
+            return False
+        self._start(spikes, deferred=True)
+        batch, channels = spikes.shape[1:3]
+        planes = (DEFER, batch, channels, -(-spikes.shape[3:].numel() // 8))
+        if self._planes is None or self._planes.shape != planes:
+            self._planes = np.empty(planes, np.uint8)
+            self._marks = np.zeros(planes[:2], np.uint16)
+        if self.counts is None:
+            self.counts = np.zeros(batch, np.int64)
+        self._deferred = spikes.shape
+        return True
+
+    @property
+    def full(self) -> bool:
+        """Whether the deferred steps end a block of `DEFER` steps of the sequence."""
+        return self.pending > 0 and self.steps % DEFER == 0
+
+    def flush(self, out: Tensor) -> None:
+        """Run the deferred steps: write their maps into `out` [pending, B, *spatial] (as
+        `update` would have) and move the state on."""
+        k, self.pending = self.pending, 0
+        backend.current().sam_block(
+            self.state,
+            self._planes[:k],
+            out,
+            self.decay,
+            self.inclusive,
+            self._words,
+            None if self._words is None else self._marks[:k],
+            self._fresh,
+        )
+        self._words, self._fresh = None, False
+
     def update(
         self,
         spikes: Tensor,
@@ -197,6 +302,10 @@ class StreamingSAM:
                 `scores`: `self.marked` then says whether it was done.
             marks: a numpy uint16 array [steps, B] of the marks, with `words`.
         """
+        if self.pending:
+            raise RuntimeError(
+                f"{self.pending} deferred step(s) are pending: flush() them before update()"
+            )
         self.marked = False
         if spikes.dim() < 3:
             raise ValueError(

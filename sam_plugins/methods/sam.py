@@ -106,7 +106,6 @@ class SpikeActivationMap(MapMethod):
 
     def _consume(self, target: Target, spikes: Tensor) -> None:
         name = target.name
-        out = self._buffers[name].room(spikes)
         fired = self.fired.get(name)  # reused while calls keep their shape (one alloc less)
         if (
             fired is None
@@ -117,14 +116,28 @@ class SpikeActivationMap(MapMethod):
             fired = self.fired[name] = spikes.new_empty(spikes.shape[:2], dtype=torch.int64)
         words, marks = (None, None) if self.step_words is None else self.step_words(target, spikes)
         stream = self._streams[name]
-        stream.update(
-            as_places(spikes), not target.graded, out, fired=fired, words=words, marks=marks
-        )
+        places = as_places(spikes)
+        if not (target.graded or self.keep_spikes) and stream.defer(places, fired, words, marks):
+            self.marked[name] = stream.marked
+            if stream.full:  # one pass over the layer's state for a block of steps
+                self._flush(name)
+            return  # counted by the stream (`_spike_count`)
+        self._flush(name)
+        out = self._buffers[name].room(spikes)
+        stream.update(places, not target.graded, out, fired=fired, words=words, marks=marks)
         self.marked[name] = stream.marked
         count = fired.sum(0)  # spikes per sample, counted by the pass that made the maps
         total = self._counts.get(name)
         self._counts[name] = count if total is None else total + count  # not in place: a
         # result handed out keeps its counts while recording goes on
+
+    def _flush(self, name: str) -> None:
+        """Run the steps layer `name`'s stream deferred, into the layer's map buffer."""
+        stream = self._streams[name]
+        if stream.pending:
+            state = stream.state  # [B, C, *spatial]: maps [B, *spatial] per step
+            shape = (state.shape[0], *state.shape[2:])
+            stream.flush(self._buffers[name].rows(stream.pending, shape, state.dtype, state.device))
 
     def result(self) -> SAMResult:
         """The SAM of everything recorded since the last reset; a `SilentLayerWarning` names
@@ -142,6 +155,8 @@ class SpikeActivationMap(MapMethod):
 
     def _result(self) -> SAMResult:
         self.recorder.verify()
+        for name in self._streams:
+            self._flush(name)
         if not any(b.recorded for b in self._buffers.values()):
             raise RuntimeError(
                 f"nothing was recorded from layers {self.layers}: run the model inside the "
@@ -164,9 +179,18 @@ class SpikeActivationMap(MapMethod):
                 profile=maps.flatten(2).sum(dim=2),
                 spikes=spikes,
                 kind=type(target.module).__name__,
-                spike_count=self._counts.get(target.name),
+                spike_count=self._spike_count(target.name),
             )
         return SAMResult(layers, self.gamma, method=self.method, window=self.window)
+
+    def _spike_count(self, name: str) -> Tensor | None:
+        """Spikes per sample [B] of layer `name` since the last reset: those counted by
+        `update` plus those counted by `defer` (a copy: recording may go on)."""
+        total, deferred = self._counts.get(name), self._streams[name].counts
+        if deferred is None:
+            return total
+        deferred = torch.from_numpy(deferred.copy())
+        return deferred if total is None else total + deferred
 
     def take_maps(self) -> dict[str, Tensor]:
         """The maps [steps, B, ...] of each layer for the steps recorded since the last
@@ -177,6 +201,8 @@ class SpikeActivationMap(MapMethod):
         nothing since the last take."""
         self.recorder.verify()
         maps = {}
+        for name in self._streams:
+            self._flush(name)
         for target in self.targets:
             buffer = self._buffers[target.name]
             if not buffer.recorded:

@@ -1,0 +1,165 @@
+"""One-step calls of 0/1 spikes are kept as bits and run a block of steps at a time
+(`StreamingSAM.defer` / `flush`, the numba kernels `pack_step` and `sam_block`): the maps,
+counts and statistics must be those of the step-by-step path, bit for bit, whatever the number
+of steps, the window, the layer's layout or the mode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from sam_plugins import SpikeActivationMap
+from sam_plugins.engine import StreamingSAM, backend
+from sam_plugins.engine import _numba as kernels
+from sam_plugins.testing.reference import literal_layer_maps
+
+
+class Emit(nn.Module):
+    """Emits the spikes it is given: one call per step."""
+
+    def forward(self, x):
+        return x
+
+
+def record(spikes, **options):
+    """SAM of a model that emits `spikes` [T, B, ...] step by step (one call per step)."""
+    net = nn.Sequential(Emit())
+    sam = SpikeActivationMap(net, ["0"], **options)
+    with sam:
+        for step in spikes:
+            net(step)
+    return sam.result()["0"], sam
+
+
+def spikes(shape, rate=0.3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=generator) < rate).float()
+
+
+@pytest.fixture
+def numba_backend():
+    with backend.use("numba"):
+        yield
+
+
+@pytest.fixture
+def no_step_kernel(monkeypatch):
+    """The step-by-step kernel refuses to run: only the deferred path can make the maps."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the step-by-step kernel ran")
+
+    monkeypatch.setattr(kernels, "sam_steps", refuse)
+
+
+@pytest.mark.parametrize("steps", [1, 15, 16, 17, 37])
+@pytest.mark.parametrize("window", ["previous", "inclusive"])
+@pytest.mark.parametrize("shape", [(3, 5, 7, 9), (2, 4, 34, 34), (4, 11)])
+def test_deferred_maps_are_those_of_the_formula(
+    numba_backend, no_step_kernel, steps, window, shape
+):
+    s = spikes((steps, *shape))
+    layer, _ = record(s, window=window)
+    expected = literal_layer_maps(s, 0.5, window)
+    torch.testing.assert_close(layer.maps, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(layer.spike_count, (s != 0).flatten(2).sum(2).sum(0))
+
+
+@pytest.mark.parametrize("steps", [16, 37])
+def test_deferred_maps_equal_the_step_kernel_bit_for_bit(numba_backend, steps):
+    s = spikes((steps, 4, 8, 12, 12), rate=0.2)
+    deferred, _ = record(s)
+    stepwise, _ = record(s, keep_spikes=True)  # kept spikes: every step runs as it comes
+    assert torch.equal(deferred.maps, stepwise.maps)
+    assert torch.equal(deferred.spike_count, stepwise.spike_count)
+
+
+def test_float64_spikes_are_deferred_too(numba_backend, no_step_kernel):
+    s = spikes((20, 2, 3, 5, 5)).double()
+    layer, _ = record(s)
+    assert layer.maps.dtype == torch.float64
+    torch.testing.assert_close(layer.maps, literal_layer_maps(s, 0.5))
+
+
+def test_maps_read_mid_block_and_recording_goes_on(numba_backend):
+    """result() in the middle of a block runs the steps so far; the next steps go on from the
+    state they left, as take_maps does for a long recording read chunk by chunk."""
+    s = spikes((40, 2, 4, 6, 6))
+    net = nn.Sequential(Emit())
+    sam = SpikeActivationMap(net, ["0"])
+    chunks = []
+    with sam:
+        for t, step in enumerate(s):
+            net(step)
+            if t in (4, 20, 39):
+                chunks.append(sam.take_maps()["0"])
+    torch.testing.assert_close(torch.cat(chunks), literal_layer_maps(s, 0.5))
+
+
+def test_a_step_that_is_not_zero_or_one_runs_from_its_values(numba_backend):
+    """Bits cannot hold 0.5: that step (and the rest) runs step by step, from the values, as
+    before deferral; nothing is silently made 0/1."""
+    s = spikes((30, 2, 3, 4, 4))
+    s[20, 0, 1, 2, 2] = 0.5  # after the recorder's full check of the first calls
+    layer, _ = record(s)
+    expected = literal_layer_maps(s, 0.5)
+    torch.testing.assert_close(layer.maps, expected)
+    assert layer.maps[20, 0, 2, 2] != literal_layer_maps((s != 0).float(), 0.5)[20, 0, 2, 2]
+    torch.testing.assert_close(layer.spike_count, (s != 0).flatten(2).sum(2).sum(0))
+
+
+def test_graded_layers_are_not_deferred(numba_backend):
+    s = spikes((18, 2, 3, 4, 4)) * 1.5
+    layer, sam = record(s, graded=True)
+    torch.testing.assert_close(layer.maps, literal_layer_maps(s, 0.5))
+    assert sam._streams["0"].counts is None  # nothing was kept as bits
+
+
+def test_deferred_recording_in_inference_mode_read_outside(numba_backend, no_step_kernel):
+    s = spikes((21, 2, 3, 6, 6))
+    net = nn.Sequential(Emit())
+    sam = SpikeActivationMap(net, ["0"])
+    with torch.inference_mode(), sam:
+        for step in s:
+            net(step)
+    torch.testing.assert_close(sam.result()["0"].maps, literal_layer_maps(s, 0.5))
+    sam.reset()  # and again outside inference mode, reusing the buffers
+    with sam:
+        for step in s:
+            net(step)
+    torch.testing.assert_close(sam.result()["0"].maps, literal_layer_maps(s, 0.5))
+
+
+def test_reset_drops_pending_steps(numba_backend):
+    s = spikes((5, 2, 3, 4, 4))
+    net = nn.Sequential(Emit())
+    sam = SpikeActivationMap(net, ["0"])
+    with sam:
+        for step in s:
+            net(step)
+        sam.reset()
+        for step in s[:3]:
+            net(step)
+    layer = sam.result()["0"]
+    torch.testing.assert_close(layer.maps, literal_layer_maps(s[:3], 0.5))
+    torch.testing.assert_close(layer.spike_count, (s[:3] != 0).flatten(2).sum(2).sum(0))
+
+
+def test_update_refuses_to_run_over_pending_steps(numba_backend):
+    stream = StreamingSAM()
+    s = spikes((1, 2, 3, 8))
+    fired = torch.empty(1, 2, dtype=torch.int64)
+    assert stream.defer(s, fired)
+    with pytest.raises(RuntimeError, match="pending: flush"):
+        stream.update(s)
+    out = torch.empty(1, 2, 8)
+    stream.flush(out)
+    torch.testing.assert_close(out, literal_layer_maps(s, 0.5))
+    assert fired[0].tolist() == [(s[0, 0] != 0).sum().item(), (s[0, 1] != 0).sum().item()]
+
+
+def test_torch_backend_keeps_no_bits():
+    with backend.use("torch"):
+        stream = StreamingSAM()
+        assert not stream.defer(spikes((1, 2, 3, 8)), torch.empty(1, 2, dtype=torch.int64))
