@@ -265,7 +265,7 @@ def _block(state, planes, maps, decay, inclusive, words, marks, fresh, totals, p
         total, part, flag = totals[me], parts[me], flags[me]  # this thread's rows
         _block_item(
             state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag, item
-        )  # noqa: E501
+        )
 
 
 @numba.njit(cache=True)
@@ -275,7 +275,7 @@ def _block_here(state, planes, maps, decay, inclusive, words, marks, fresh, tota
         total, part, flag = totals[0], parts[0], flags[0]
         _block_item(
             state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag, item
-        )  # noqa: E501
+        )
 
 
 def sam_block(
