@@ -262,7 +262,7 @@ class StreamingSAM:
         """Run the deferred steps: write their maps into `out` [pending, B, *spatial] (as
         `update` would have) and move the state on."""
         k, self.pending = self.pending, 0
-        backend.current().sam_block(
+        self._kernels.sam_block(  # the backend that packed them
             self.state,
             self._planes[:k],
             out,
