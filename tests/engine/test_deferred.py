@@ -163,3 +163,41 @@ def test_torch_backend_keeps_no_bits():
     with backend.use("torch"):
         stream = StreamingSAM()
         assert not stream.defer(spikes((1, 2, 3, 8)), torch.empty(1, 2, dtype=torch.int64))
+
+
+def test_spike_statistics_from_deferred_steps(numba_backend, no_step_kernel):
+    """The dataset analysis' statistics (`SpikeStats` with `sam=`) take the counts and firing
+    steps from the packed one-step calls: every count and interval as a per-neuron np.diff
+    gives them, for samples of different lengths and a sequence that ends mid-block."""
+    import numpy as np
+
+    from sam_plugins.analysis.stats import SpikeStats
+
+    gen = np.random.default_rng(7)
+    bins, steps, lengths = 40, 77, [77, 50, 9]
+    rate = np.array([0.05, 0.3, 0.8])[gen.integers(0, 3, (1, 3, 2, 3, 5))]
+    s = (gen.random((steps, 3, 2, 3, 5)) < rate).astype(np.float32)
+    s[10:60, 0] = 0  # a long silence
+    net = nn.Sequential(Emit())
+    sam = SpikeActivationMap(net, ["0"])
+    stats = SpikeStats(bins, sam=sam)
+    sam.recorder.consumers.append(stats)
+    stats.reset(torch.tensor(lengths))
+    with sam:
+        for step in torch.from_numpy(s):
+            net(step)
+            assert sam.marked["0"]
+    layer = sam.result()["0"]
+    found = stats.finish("0")
+    torch.testing.assert_close(layer.maps, literal_layer_maps(torch.from_numpy(s), 0.5))
+    flat = s.reshape(steps, 3, -1)
+    counts = np.zeros((steps, 3), dtype=np.int64)
+    isi = np.zeros(bins + 1, dtype=np.int64)
+    for b, length in enumerate(lengths):
+        counts[:length, b] = flat[:length, b].sum(1)
+        for neuron in flat[:length, b].T:
+            for d in np.diff(np.nonzero(neuron)[0]):
+                isi[min(d, bins)] += 1
+    np.testing.assert_array_equal(found.counts.numpy(), counts)
+    np.testing.assert_array_equal(found.isi.numpy(), isi)
+    assert isi[bins] > 0 and isi[1] > 10
