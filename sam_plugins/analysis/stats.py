@@ -174,6 +174,8 @@ class SpikeStats:
 
     def finish(self, name: str) -> LayerStats:
         """Statistics of layer `name` for the batch."""
+        if self._sam is not None:
+            self._sam.flush()  # its pass marks the last steps' words when it runs them
         counts, isi = self._counts[name], self._isi[name]
         if isinstance(isi, dict):  # compiled: per-step blocks, interval counts by length
             codes = _numba.interval_counts(isi, self._steps[name])

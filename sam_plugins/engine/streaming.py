@@ -211,7 +211,11 @@ class StreamingSAM:
         flushes and runs the step with `update`. Flush when `full` says so, and before reading
         the maps."""
         if (
-            spikes.shape != self._deferred or (self.pending and words is not self._words)
+            spikes.shape != self._deferred
+            or spikes.dtype != self.state.dtype
+            or not spikes.is_cpu
+            or (self.pending and words is not self._words)
+            or self.pending == DEFER  # full: flush first
         ) and not self._can_defer(spikes, words):
             return False
         if fired is not self._fired:
@@ -233,13 +237,22 @@ class StreamingSAM:
     def _can_defer(self, spikes: Tensor, words: Any) -> bool:
         """Whether `defer` can take steps of the shape of `spikes`, made ready to (the state
         zeroed if a sequence begins; the bit planes and counts allocated)."""
+        if self.pending:  # only steps that continue the pending ones, on the same kernels
+            return (
+                self.pending < DEFER
+                and spikes.is_cpu
+                and spikes.shape[0] == 1
+                and self.state.shape == spikes.shape[1:]
+                and self.state.dtype == spikes.dtype
+                and words is self._words
+            )
         self._kernels = backend.current()
-        if self._kernels.name != "numba" or spikes.dim() < 3 or spikes.shape[0] != 1:
-            return False
-        if self.pending and (
-            self.state.shape != spikes.shape[1:]
-            or self.state.dtype != spikes.dtype
-            or words is not self._words
+        if (
+            self._kernels.name != "numba"
+            or spikes.dim() < 3
+            or spikes.shape[0] != 1
+            or not spikes.is_cpu
+            or spikes.dtype not in _SCORE_DTYPES
         ):
             return False
         self._start(spikes, deferred=True)
@@ -261,7 +274,7 @@ class StreamingSAM:
     def flush(self, out: Tensor) -> None:
         """Run the deferred steps: write their maps into `out` [pending, B, *spatial] (as
         `update` would have) and move the state on."""
-        k, self.pending = self.pending, 0
+        k = self.pending
         self._kernels.sam_block(  # the backend that packed them
             self.state,
             self._planes[:k],
@@ -272,7 +285,7 @@ class StreamingSAM:
             None if self._words is None else self._marks[:k],
             self._fresh,
         )
-        self._words, self._fresh = None, False
+        self.pending, self._words, self._fresh = 0, None, False
 
     def update(
         self,

@@ -131,6 +131,13 @@ class SpikeActivationMap(MapMethod):
         self._counts[name] = count if total is None else total + count  # not in place: a
         # result handed out keeps its counts while recording goes on
 
+    def flush(self) -> None:
+        """Run now the steps each layer keeps as bits (up to 16 one-step calls on the CPU), so
+        that what their pass writes for other consumers (the spike statistics' firing steps) is
+        complete. `result()` and `take_maps()` flush by themselves."""
+        for name in self._streams:
+            self._flush(name)
+
     def _flush(self, name: str) -> None:
         """Run the steps layer `name`'s stream deferred, into the layer's map buffer."""
         stream = self._streams[name]
@@ -155,8 +162,7 @@ class SpikeActivationMap(MapMethod):
 
     def _result(self) -> SAMResult:
         self.recorder.verify()
-        for name in self._streams:
-            self._flush(name)
+        self.flush()
         if not any(b.recorded for b in self._buffers.values()):
             raise RuntimeError(
                 f"nothing was recorded from layers {self.layers}: run the model inside the "
@@ -201,8 +207,7 @@ class SpikeActivationMap(MapMethod):
         nothing since the last take."""
         self.recorder.verify()
         maps = {}
-        for name in self._streams:
-            self._flush(name)
+        self.flush()
         for target in self.targets:
             buffer = self._buffers[target.name]
             if not buffer.recorded:

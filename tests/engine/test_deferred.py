@@ -187,8 +187,8 @@ def test_spike_statistics_from_deferred_steps(numba_backend, no_step_kernel):
         for step in torch.from_numpy(s):
             net(step)
             assert sam.marked["0"]
+    found = stats.finish("0")  # before result(): it has SAM run the pending steps
     layer = sam.result()["0"]
-    found = stats.finish("0")
     torch.testing.assert_close(layer.maps, literal_layer_maps(torch.from_numpy(s), 0.5))
     flat = s.reshape(steps, 3, -1)
     counts = np.zeros((steps, 3), dtype=np.int64)
@@ -201,3 +201,44 @@ def test_spike_statistics_from_deferred_steps(numba_backend, no_step_kernel):
     np.testing.assert_array_equal(found.counts.numpy(), counts)
     np.testing.assert_array_equal(found.isi.numpy(), isi)
     assert isi[bins] > 0 and isi[1] > 10
+
+
+def test_flush_runs_the_pending_steps_now(numba_backend, no_step_kernel):
+    s = spikes((5, 2, 3, 4, 4))
+    net = nn.Sequential(Emit())
+    sam = SpikeActivationMap(net, ["0"])
+    sam.flush()  # nothing recorded: nothing to do
+    with sam:
+        for step in s:
+            net(step)
+        assert sam._streams["0"].pending == 5
+        sam.flush()
+        assert sam._streams["0"].pending == 0
+        for step in s:  # the sequence goes on
+            net(step)
+    torch.testing.assert_close(sam.result()["0"].maps, literal_layer_maps(torch.cat([s, s]), 0.5))
+
+
+def test_spikes_on_another_device_or_dtype_are_not_kept_as_bits(numba_backend):
+    """Spikes the kernels cannot take (here float16, declined as a GPU tensor is) run step by
+    step, and leave no bits or counts behind."""
+    s = spikes((4, 2, 3, 4, 4))
+    layer, sam = record(s.half())
+    torch.testing.assert_close(layer.maps, literal_layer_maps(s, 0.5))
+    assert sam._streams["0"].counts is None
+    stream = StreamingSAM()
+    meta = torch.zeros(1, 2, 3, 8, device="meta")
+    assert not stream.defer(meta, torch.empty(1, 2, dtype=torch.int64, device="meta"))
+    assert stream.counts is None
+
+
+def test_a_backend_switched_mid_block_runs_the_pending_steps_on_theirs():
+    s = spikes((6, 2, 3, 4, 4))
+    net = nn.Sequential(Emit())
+    sam = SpikeActivationMap(net, ["0"], step_mode="multi")
+    with backend.use("numba"), sam:
+        for step in s[:3]:
+            net(step[None])  # three one-step calls kept as bits
+        with backend.use("torch"):
+            net(s[3:6])  # a three-step call: the pending steps run first, on numba's kernel
+    torch.testing.assert_close(sam.result()["0"].maps, literal_layer_maps(s, 0.5))
