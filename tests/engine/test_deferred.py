@@ -242,3 +242,22 @@ def test_a_backend_switched_mid_block_runs_the_pending_steps_on_theirs():
         with backend.use("torch"):
             net(s[3:6])  # a three-step call: the pending steps run first, on numba's kernel
     torch.testing.assert_close(sam.result()["0"].maps, literal_layer_maps(s, 0.5))
+
+
+def test_large_layers_take_the_parallel_kernels(numba_backend, monkeypatch):
+    """A step of at least PARALLEL_MIN values is packed, and a block run, by numba's parallel
+    loops (each thread with its own rows): spans of DSPAN values, the last one partial and not
+    a multiple of 8."""
+    parallel = []
+    for name in ("_pack", "_block"):
+        kernel = getattr(kernels, name)
+        monkeypatch.setattr(
+            kernels, name, lambda *a, _k=kernel, _n=name: parallel.append(_n) or _k(*a)
+        )
+    s = spikes((17, 4, 16, 65, 65), rate=0.1)  # 270,400 values a step; 4,225 per channel row
+    assert s[0].numel() >= kernels.PARALLEL_MIN
+    layer, _ = record(s)
+    assert {"_pack", "_block"} <= set(parallel)
+    stepwise, _ = record(s, keep_spikes=True)  # the step kernel, for comparison
+    assert torch.equal(layer.maps, stepwise.maps)
+    torch.testing.assert_close(layer.maps, literal_layer_maps(s, 0.5), rtol=1e-5, atol=1e-4)
