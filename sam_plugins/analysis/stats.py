@@ -112,6 +112,10 @@ class SpikeStats:
         if self._compilable(spikes):
             self._compiled(name, spikes)
             return
+        if isinstance(self._isi.get(name), dict):  # the batch began in the compiled passes:
+            # a call they cannot take (non-contiguous, another dtype) goes on there as a copy
+            self._compiled(name, spikes.detach().to("cpu", torch.float32).contiguous())
+            return
         flat = spikes.reshape(n, -1)  # [steps, B * neurons]
         if name not in self._steps:
             self._steps[name] = 0

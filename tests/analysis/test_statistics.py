@@ -251,3 +251,35 @@ def test_spike_stats_read_from_sams_pass_match_a_per_neuron_count():
     np.testing.assert_array_equal(found.counts.numpy(), counts)
     np.testing.assert_array_equal(found.isi.numpy(), isi)
     assert isi[bins] > 0 and isi[1] > 100
+
+
+def test_a_call_the_compiled_passes_cannot_take_goes_on_in_them():
+    """A batch whose statistics began in the compiled passes, then a non-contiguous call and a
+    float64 one: they go on there (as copies), with every count and interval right (a
+    KeyError before)."""
+    from types import SimpleNamespace
+
+    from sam_plugins.analysis.stats import SpikeStats
+
+    gen = np.random.default_rng(11)
+    steps, batch, bins = 40, 2, 20
+    spikes = (gen.random((steps, batch, 3, 4, 5)) < 0.3).astype(np.float32)
+    stats = SpikeStats(bins)
+    target = SimpleNamespace(name="x")
+    with backend.use("numba"):
+        stats.reset(torch.tensor([steps, steps]))
+        stats(target, torch.from_numpy(spikes[:10]))
+        odd = torch.from_numpy(spikes[10:20]).transpose(3, 4).contiguous().transpose(3, 4)
+        assert not odd.is_contiguous()
+        stats(target, odd)
+        stats(target, torch.from_numpy(spikes[20:30]).double())
+        stats(target, torch.from_numpy(spikes[30:]))
+        found = stats.finish("x")
+    flat = spikes.reshape(steps, batch, -1)
+    isi = np.zeros(bins + 1, dtype=np.int64)
+    for b in range(batch):
+        for neuron in flat[:, b].T:
+            for d in np.diff(np.nonzero(neuron)[0]):
+                isi[min(d, bins)] += 1
+    np.testing.assert_array_equal(found.counts.numpy(), flat.sum(2))
+    np.testing.assert_array_equal(found.isi.numpy(), isi)
