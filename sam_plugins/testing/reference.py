@@ -33,6 +33,26 @@ def literal_spike_activation_map(spikes: Tensor, gamma: float, window: str = "pr
     return (n * spikes.to(n.dtype)).sum(dim=2)
 
 
+def literal_spike_statistics(spikes, lengths, bins: int):
+    """Spike counts and inter-spike intervals, neuron by neuron: for spikes [T, B, ...] (numpy,
+    0/1) whose sample b has its first lengths[b] steps, the spikes per step and sample [T, B]
+    (0 on padding) and the histogram [bins + 1] of every interval between two spikes of one
+    neuron of one sample (np.diff of its spike times; intervals of `bins` steps or more in the
+    last entry)."""
+    import numpy as np
+
+    steps, batch = spikes.shape[:2]
+    flat = spikes.reshape(steps, batch, -1)
+    counts = np.zeros((steps, batch), dtype=np.int64)
+    isi = np.zeros(bins + 1, dtype=np.int64)
+    for b, length in enumerate(lengths):
+        counts[:length, b] = flat[:length, b].sum(1)
+        for neuron in flat[:length, b].T:
+            for d in np.diff(np.nonzero(neuron)[0]):
+                isi[min(d, bins)] += 1
+    return counts, isi
+
+
 def literal_layer_maps(spikes: Tensor, gamma: float, window: str = "previous") -> Tensor:
     """The map of any layer, literally: spikes [T, B, C, *spatial] give sum_k N * S,
     [T, B, *spatial]; spikes [T, B, N] of a layer without a layout give each neuron's own

@@ -9,6 +9,7 @@ from conftest import hook_count
 from sam_plugins import explain
 from sam_plugins.analysis import AnalysisError, AnalysisResult, analyze_dataset
 from sam_plugins.engine import backend
+from sam_plugins.testing.reference import literal_spike_statistics
 
 
 def expected(model, data, layer, classes=4, bins=64):
@@ -189,14 +190,7 @@ def test_spike_stats_match_a_per_neuron_count(kernels):
                 stats(SimpleNamespace(name="x"), torch.from_numpy(spikes[t : t + n]))
                 t += n
             found = stats.finish("x")
-        flat = spikes.reshape(steps, batch, -1)
-        counts = np.zeros((steps, batch), dtype=np.int64)
-        isi = np.zeros(bins + 1, dtype=np.int64)
-        for b, length in enumerate(lengths):
-            counts[:length, b] = flat[:length, b].sum(1)
-            for neuron in flat[:length, b].T:
-                for d in np.diff(np.nonzero(neuron)[0]):
-                    isi[min(d, bins)] += 1
+        counts, isi = literal_spike_statistics(spikes, lengths, bins)
         assert found.neurons == 30
         np.testing.assert_array_equal(found.counts.numpy(), counts)
         np.testing.assert_array_equal(found.isi.numpy(), isi)
@@ -240,14 +234,7 @@ def test_spike_stats_read_from_sams_pass_match_a_per_neuron_count():
         )
     assert any(marked) and not all(marked)  # both ways were taken
     torch.testing.assert_close(sam.result()["0"].maps, alone["0"].maps)
-    flat = spikes.reshape(steps, batch, -1)
-    counts = np.zeros((steps, batch), dtype=np.int64)
-    isi = np.zeros(bins + 1, dtype=np.int64)
-    for b, length in enumerate(lengths):
-        counts[:length, b] = flat[:length, b].sum(1)
-        for neuron in flat[:length, b].T:
-            for d in np.diff(np.nonzero(neuron)[0]):
-                isi[min(d, bins)] += 1
+    counts, isi = literal_spike_statistics(spikes, lengths, bins)
     np.testing.assert_array_equal(found.counts.numpy(), counts)
     np.testing.assert_array_equal(found.isi.numpy(), isi)
     assert isi[bins] > 0 and isi[1] > 100
@@ -275,11 +262,6 @@ def test_a_call_the_compiled_passes_cannot_take_goes_on_in_them():
         stats(target, torch.from_numpy(spikes[20:30]).double())
         stats(target, torch.from_numpy(spikes[30:]))
         found = stats.finish("x")
-    flat = spikes.reshape(steps, batch, -1)
-    isi = np.zeros(bins + 1, dtype=np.int64)
-    for b in range(batch):
-        for neuron in flat[:, b].T:
-            for d in np.diff(np.nonzero(neuron)[0]):
-                isi[min(d, bins)] += 1
-    np.testing.assert_array_equal(found.counts.numpy(), flat.sum(2))
+    counts, isi = literal_spike_statistics(spikes, [steps] * batch, bins)
+    np.testing.assert_array_equal(found.counts.numpy(), counts)
     np.testing.assert_array_equal(found.isi.numpy(), isi)

@@ -12,7 +12,7 @@ from torch import nn
 from sam_plugins import SpikeActivationMap
 from sam_plugins.engine import StreamingSAM, backend
 from sam_plugins.engine import _numba as kernels
-from sam_plugins.testing.reference import literal_layer_maps
+from sam_plugins.testing.reference import literal_layer_maps, literal_spike_statistics
 
 
 class Emit(nn.Module):
@@ -190,14 +190,7 @@ def test_spike_statistics_from_deferred_steps(numba_backend, no_step_kernel):
     found = stats.finish("0")  # before result(): it has SAM run the pending steps
     layer = sam.result()["0"]
     torch.testing.assert_close(layer.maps, literal_layer_maps(torch.from_numpy(s), 0.5))
-    flat = s.reshape(steps, 3, -1)
-    counts = np.zeros((steps, 3), dtype=np.int64)
-    isi = np.zeros(bins + 1, dtype=np.int64)
-    for b, length in enumerate(lengths):
-        counts[:length, b] = flat[:length, b].sum(1)
-        for neuron in flat[:length, b].T:
-            for d in np.diff(np.nonzero(neuron)[0]):
-                isi[min(d, bins)] += 1
+    counts, isi = literal_spike_statistics(s, lengths, bins)
     np.testing.assert_array_equal(found.counts.numpy(), counts)
     np.testing.assert_array_equal(found.isi.numpy(), isi)
     assert isi[bins] > 0 and isi[1] > 10
