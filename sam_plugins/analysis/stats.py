@@ -80,6 +80,13 @@ class SpikeStats:
         self._valid = t < self._lengths_np[None, :]
         self._bits = np.where(self._valid, 1 << (t % _BLOCK), 0).astype(np.uint16)
 
+    def _step_rows(self, first: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """`_valid` and `_bits` of steps first .. first + steps - 1 (made longer for a call
+        past the longest sample: padding)."""
+        if first + steps > len(self._valid):
+            self._mark_steps(first + steps)
+        return self._valid[first : first + steps], self._bits[first : first + steps]
+
     @staticmethod
     def _compilable(spikes: Tensor) -> bool:
         return (
@@ -97,12 +104,10 @@ class SpikeStats:
         kernel, or a call that crosses a block of BLOCK steps (its words must be counted
         between)."""
         first, steps = self._steps.get(target.name, 0), spikes.shape[0]
-        if not self._compilable(spikes) or first % _numba.BLOCK + steps > _numba.BLOCK:
+        if not self._compilable(spikes) or first % _BLOCK + steps > _BLOCK:
             return None, None
         state = self._state(target.name, spikes)
-        if first + steps > len(self._bits):  # more steps than the longest sample: padding
-            self._mark_steps(first + steps)
-        return state["bits"], self._bits[first : first + steps]
+        return state["bits"], self._step_rows(first, steps)[1]
 
     def __call__(self, target, spikes: Tensor) -> None:
         name, n, batch = target.name, spikes.shape[0], spikes.shape[1]
@@ -160,11 +165,9 @@ class SpikeStats:
         """A call whose spikes SAM's pass counted (`fired` [steps, B]) and marked: the counts
         of padded steps dropped, the block's intervals counted when the call ends it."""
         first = self._steps[name]
-        if first + steps > len(self._valid):
-            self._mark_steps(first + steps)
-        counts = fired * self._valid[first : first + steps]  # padded steps count nowhere
+        counts = fired * self._step_rows(first, steps)[0]  # padded steps count nowhere
         self._counts[name].append(torch.from_numpy(counts))
-        if (first + steps) % _numba.BLOCK == 0:
+        if (first + steps) % _BLOCK == 0:
             _numba.close_block(self._isi[name], first + steps - 1, self._lengths_np)
         self._steps[name] = first + steps
 

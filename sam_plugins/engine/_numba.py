@@ -218,7 +218,7 @@ def pack_step(spikes: Tensor, planes: np.ndarray, fired: np.ndarray, counts: np.
 @numba.njit(inline="always")
 def _block_item(
     state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag64, item
-):  # noqa: E501  # pragma: no cover
+):  # pragma: no cover - compiled
     steps = maps.shape[0]
     channels, length = state.shape[1:]
     spans = (length + DSPAN - 1) // DSPAN
@@ -271,8 +271,8 @@ def _block(state, planes, maps, decay, inclusive, words, marks, fresh, totals, p
 @numba.njit(cache=True)
 def _block_here(state, planes, maps, decay, inclusive, words, marks, fresh, totals, parts, flags):  # noqa: E501  # pragma: no cover
     spans = (state.shape[2] + DSPAN - 1) // DSPAN
+    total, part, flag = totals[0], parts[0], flags[0]
     for item in range(state.shape[0] * spans):  # on the calling thread: see PARALLEL_MIN
-        total, part, flag = totals[0], parts[0], flags[0]
         _block_item(
             state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag, item
         )

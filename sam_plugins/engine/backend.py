@@ -50,8 +50,8 @@ class TorchBackend:
     def pack(self, spikes: Tensor, planes: Any, fired: Any, counts: Any) -> int | None:
         """Write one step's `spikes` [1, B, C, *spatial] as bits into `planes`, their number per
         sample into `fired` [B] and add it to `counts` [B] (numpy; see `_numba.pack_step`);
-        return the number of values other than 0 and 1, or None where this backend keeps no
-        steps as bits (or declines these spikes)."""
+        return the number of samples holding a value other than 0 and 1 (0: all packed), or
+        None where this backend keeps no steps as bits (or declines these spikes)."""
         return None
 
     def sam_block(

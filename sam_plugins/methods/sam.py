@@ -118,18 +118,17 @@ class SpikeActivationMap(MapMethod):
         stream = self._streams[name]
         places = as_places(spikes)
         if not (target.graded or self.keep_spikes) and stream.defer(places, fired, words, marks):
-            self.marked[name] = stream.marked
             if stream.full:  # one pass over the layer's state for a block of steps
-                self._flush(name)
-            return  # counted by the stream (`_spike_count`)
-        self._flush(name)
-        out = self._buffers[name].room(spikes)
-        stream.update(places, not target.graded, out, fired=fired, words=words, marks=marks)
+                self._flush(name)  # (the stream counted the spikes: `_spike_count`)
+        else:
+            self._flush(name)
+            out = self._buffers[name].room(spikes)
+            stream.update(places, not target.graded, out, fired=fired, words=words, marks=marks)
+            count = fired.sum(0)  # spikes per sample, counted by the pass that made the maps
+            total = self._counts.get(name)
+            self._counts[name] = count if total is None else total + count  # not in place: a
+            # result handed out keeps its counts while recording goes on
         self.marked[name] = stream.marked
-        count = fired.sum(0)  # spikes per sample, counted by the pass that made the maps
-        total = self._counts.get(name)
-        self._counts[name] = count if total is None else total + count  # not in place: a
-        # result handed out keeps its counts while recording goes on
 
     def flush(self) -> None:
         """Run now the steps each layer keeps as bits (up to 16 one-step calls on the CPU), so
