@@ -72,9 +72,13 @@ class Target:
 class SpikeRecorder:
     """Attaches one forward hook per target and streams each call's spikes to the consumers."""
 
-    def __init__(self, targets: list[Target]) -> None:
+    def __init__(self, targets: list[Target], check_values: bool = True) -> None:
         self.targets = targets
         self.consumers: list[Consumer] = []
+        self.check_values = check_values
+        """Whether the recorder checks each target's values (`Target.check_values`, until a
+        call with a spike passes); False: the first consumer does, in its own pass over the
+        spikes (SAM packing them as bits checks that they are 0 or 1)."""
         self._handles: list[RemovableHandle] = []
 
     @property
@@ -156,7 +160,7 @@ class SpikeRecorder:
                 "'multi' for modules no adapter knows)"
             )
         target.steps += spikes.shape[0]
-        if spikes.dtype == torch.bool or target.checked:
+        if spikes.dtype == torch.bool or target.checked or not self.check_values:
             return
         # Full value check of the first call with spikes in it: a layer that is not a neuron
         # layer (or emits graded values) shows it at once, and later calls and sequences cost

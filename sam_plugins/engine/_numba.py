@@ -216,32 +216,95 @@ def pack_step(spikes: Tensor, planes: np.ndarray, fired: np.ndarray, counts: np.
 
 
 @numba.njit(inline="always")
+def _unpack(row, flag64):  # pragma: no cover - compiled
+    """Bytes of bits `row` -> flag64 (uint64), seen as bytes: one 0 or 1 per bit (vectorised)."""
+    for j in range(len(row)):
+        x = (np.uint64(row[j]) * _COPY) & _BITS
+        flag64[j] = ((x + _SEVEN) >> np.uint64(7)) & _ONES
+
+
+@numba.njit(inline="always")
 def _block_item(
-    state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag64, item
+    state, planes, maps, decay, inclusive, words, marks, fresh, total, sums, flag64, item
 ):  # pragma: no cover - compiled
+    """One work item of `sam_block`: sample b, values [first, first + n) of each channel row.
+    Steps go in the outer loop and, for each full block of CHANNEL_BLOCK (8) channels, the 8
+    channels in one inner loop over the values: each value's channel sum then stays in a
+    register (the arithmetic and its order are those of `_steps`, so the maps are the same
+    bit for bit), and the 8 channels' state rows stay in the L1 cache over the block's steps."""
     steps = maps.shape[0]
     channels, length = state.shape[1:]
     spans = (length + DSPAN - 1) // DSPAN
     b = item // spans
     first = (item % spans) * DSPAN
     n = min(DSPAN, length - first)
-    n8 = (n + 7) // 8
-    flag = flag64.view(np.uint8)
+    lo, hi = first // 8, (first + n + 7) // 8  # its bytes of the bit planes
+    flag = flag64.view(np.uint8)  # [CHANNEL_BLOCK, DSPAN]: 0 or 1 per value
+    if fresh:  # a sequence begins: its state is zero
+        for c in range(channels):
+            state[b, c, first : first + n] = 0.0
     total[:steps, :n] = 0.0
-    for block in range(0, channels, CHANNEL_BLOCK):  # as `_steps`: see CHANNEL_BLOCK
-        part[:steps, :n] = 0.0
-        for c in range(block, min(block + CHANNEL_BLOCK, channels)):
-            p = state[b, c, first : first + n]
-            if fresh:  # a sequence begins: its state is zero
-                p[:] = 0.0
+    for block in range(0, channels, CHANNEL_BLOCK):
+        if block + 8 <= channels:  # CHANNEL_BLOCK == 8 channels at once
+            p0, p1 = state[b, block, first : first + n], state[b, block + 1, first : first + n]
+            p2, p3 = state[b, block + 2, first : first + n], state[b, block + 3, first : first + n]
+            p4, p5 = state[b, block + 4, first : first + n], state[b, block + 5, first : first + n]
+            p6, p7 = state[b, block + 6, first : first + n], state[b, block + 7, first : first + n]
+            g0, g1, g2, g3 = flag[0], flag[1], flag[2], flag[3]
+            g4, g5, g6, g7 = flag[4], flag[5], flag[6], flag[7]
             for t in range(steps):
-                row = planes[t, b, c, first // 8 : first // 8 + n8]
-                for j in range(n8):  # byte -> its 8 bits as bytes 0 or 1 (vectorised)
-                    x = (np.uint64(row[j]) * _COPY) & _BITS
-                    flag64[j] = ((x + _SEVEN) >> np.uint64(7)) & _ONES
-                sums = part[t]
-                for i in range(n):  # the arithmetic of `_steps`, the spikes being 0 or 1
-                    f = np.float32(flag[i])
+                for k in range(8):
+                    _unpack(planes[t, b, block + k, lo:hi], flag64[k])
+                tot = total[t]
+                for i in range(n):  # part = 0 + x0 + x1 + ... + x7 in float32, as `_steps`
+                    f = np.float32(g0[i])
+                    w = decay * p0[i]
+                    part = (w + inclusive) * f
+                    p0[i] = w + f
+                    f = np.float32(g1[i])
+                    w = decay * p1[i]
+                    part += (w + inclusive) * f
+                    p1[i] = w + f
+                    f = np.float32(g2[i])
+                    w = decay * p2[i]
+                    part += (w + inclusive) * f
+                    p2[i] = w + f
+                    f = np.float32(g3[i])
+                    w = decay * p3[i]
+                    part += (w + inclusive) * f
+                    p3[i] = w + f
+                    f = np.float32(g4[i])
+                    w = decay * p4[i]
+                    part += (w + inclusive) * f
+                    p4[i] = w + f
+                    f = np.float32(g5[i])
+                    w = decay * p5[i]
+                    part += (w + inclusive) * f
+                    p5[i] = w + f
+                    f = np.float32(g6[i])
+                    w = decay * p6[i]
+                    part += (w + inclusive) * f
+                    p6[i] = w + f
+                    f = np.float32(g7[i])
+                    w = decay * p7[i]
+                    part += (w + inclusive) * f
+                    p7[i] = w + f
+                    tot[i] += part
+                if words is not None:
+                    mark = marks[t, b]
+                    for k in range(8):
+                        word, g = words[b, block + k, first : first + n], flag[k]
+                        for i in range(n):
+                            word[i] |= np.uint16(g[i]) * mark
+            continue
+        g = flag[0]  # the last channels, fewer than 8: one at a time
+        for t in range(steps):
+            sums[:n] = 0.0
+            for c in range(block, channels):
+                p = state[b, c, first : first + n]
+                _unpack(planes[t, b, c, lo:hi], flag64[0])
+                for i in range(n):
+                    f = np.float32(g[i])
                     w = decay * p[i]
                     sums[i] += (w + inclusive) * f
                     p[i] = w + f
@@ -249,32 +312,32 @@ def _block_item(
                     mark = marks[t, b]
                     word = words[b, c, first : first + n]
                     for i in range(n):
-                        word[i] |= np.uint16(flag[i]) * mark
-        for t in range(steps):
+                        word[i] |= np.uint16(g[i]) * mark
+            tot = total[t]
             for i in range(n):
-                total[t, i] += part[t, i]
+                tot[i] += sums[i]
     for t in range(steps):
         maps[t, b, first : first + n] = total[t, :n]
 
 
 @numba.njit(parallel=True, cache=True)
-def _block(state, planes, maps, decay, inclusive, words, marks, fresh, totals, parts, flags):  # noqa: E501  # pragma: no cover
+def _block(state, planes, maps, decay, inclusive, words, marks, fresh, totals, sums, flags):  # noqa: E501  # pragma: no cover
     spans = (state.shape[2] + DSPAN - 1) // DSPAN
     for item in numba.prange(state.shape[0] * spans):
         me = numba.get_thread_id()
-        total, part, flag = totals[me], parts[me], flags[me]  # this thread's rows
+        total, row, flag = totals[me], sums[me], flags[me]  # this thread's rows
         _block_item(
-            state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag, item
+            state, planes, maps, decay, inclusive, words, marks, fresh, total, row, flag, item
         )
 
 
 @numba.njit(cache=True)
-def _block_here(state, planes, maps, decay, inclusive, words, marks, fresh, totals, parts, flags):  # noqa: E501  # pragma: no cover
+def _block_here(state, planes, maps, decay, inclusive, words, marks, fresh, totals, sums, flags):  # noqa: E501  # pragma: no cover
     spans = (state.shape[2] + DSPAN - 1) // DSPAN
-    total, part, flag = totals[0], parts[0], flags[0]
+    total, row, flag = totals[0], sums[0], flags[0]
     for item in range(state.shape[0] * spans):  # on the calling thread: see PARALLEL_MIN
         _block_item(
-            state, planes, maps, decay, inclusive, words, marks, fresh, total, part, flag, item
+            state, planes, maps, decay, inclusive, words, marks, fresh, total, row, flag, item
         )
 
 
@@ -311,16 +374,17 @@ def sam_block(
 
 
 def _block_scratch(steps: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_block`'s work rows, one set per pool thread (`steps` x DSPAN sums in float64 and in
-    `dtype`, and DSPAN bytes of flags), made once per calling thread (and when more steps come)."""
+    """`_block`'s work rows, one set per pool thread (`steps` x DSPAN sums in float64, a row of
+    DSPAN channel sums in `dtype`, and CHANNEL_BLOCK x DSPAN bytes of flags), made once per
+    calling thread (and when more steps come)."""
     kept = _local.__dict__.setdefault("blocks", {})
     rows = kept.get(dtype)
     if rows is None or rows[0].shape[1] < steps:
         threads = numba.config.NUMBA_NUM_THREADS
         rows = kept[dtype] = (
             np.empty((threads, steps, DSPAN), np.float64),
-            np.empty((threads, steps, DSPAN), dtype),
-            np.empty((threads, DSPAN // 8), np.uint64),
+            np.empty((threads, DSPAN), dtype),
+            np.empty((threads, CHANNEL_BLOCK, DSPAN // 8), np.uint64),
         )
     return rows
 

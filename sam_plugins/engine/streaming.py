@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from . import backend
+from .pool import POOL
 
 DEFER = 16
 """Steps `StreamingSAM.defer` keeps as bits before they are run together (`flush`), from step 0
@@ -126,6 +127,22 @@ class StreamingSAM:
         self._fired: Tensor | None = None  # the last `fired` given to `defer`, and as numpy
         self._fired_np: np.ndarray | None = None
 
+    def _own(self, buffer: Tensor | None, shape: torch.Size, like: Tensor) -> Tensor:
+        """`buffer` if it fits (`_fit`), else one from the pool (`buffer` goes there)."""
+        if buffer is not None:
+            if _fit(buffer, shape, like) is buffer:
+                return buffer
+            POOL.give(buffer)
+        return POOL.take_tensor(tuple(shape), like)
+
+    def __del__(self) -> None:
+        # the next stream of this shape takes the state and bit planes (`pool`): a SAM made
+        # per batch then writes no fresh memory for them
+        if POOL is not None:  # (None only at interpreter shutdown)
+            for buffer in (getattr(self, "state", None), getattr(self, "_planes", None)):
+                if buffer is not None:  # (getattr: __init__ may have raised early)
+                    POOL.give(buffer)
+
     def reset(self) -> None:
         """Start a new sequence. The buffers stay, to be reused when the next sequence has the
         same shape: allocating layer-sized memory on every sequence costs more than SAM's own
@@ -150,7 +167,7 @@ class StreamingSAM:
             )
         s = spikes if spikes.dtype in _SCORE_DTYPES else spikes.to(score_dtype(spikes.dtype))
         if self.steps == 0:  # a new sequence
-            self.state = _fit(self.state, s[0].shape, s)
+            self.state = self._own(self.state, s[0].shape, s)
             self._fresh = deferred
             if not deferred:
                 self.state.zero_()
@@ -259,7 +276,9 @@ class StreamingSAM:
         batch, channels = spikes.shape[1:3]
         planes = (DEFER, batch, channels, -(-spikes.shape[3:].numel() // 8))
         if self._planes is None or self._planes.shape != planes:
-            self._planes = np.empty(planes, np.uint8)
+            if self._planes is not None:
+                POOL.give(self._planes)
+            self._planes = POOL.take_array(planes, np.uint8)
             self._marks = np.zeros(planes[:2], np.uint16)
         if self.counts is None:
             self.counts = np.zeros(batch, np.int64)

@@ -4,6 +4,7 @@ around the user's own forward code) and `explain` (one call)."""
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,8 +64,8 @@ class SpikeActivationMap(MapMethod):
         self.gamma, self.window = checked.gamma, checked.window
         super().__init__(model, layers, step_mode=step_mode, graded=graded, run=run)
         self.keep_spikes = keep_spikes
-        self.recorder = SpikeRecorder(self.targets)
-        self.recorder.consumers.append(self._consume)
+        self.recorder = SpikeRecorder(self.targets, check_values=False)  # `_consume` checks
+        self.recorder.consumers.append(_weakly(self._consume))
         self._streams = {t.name: StreamingSAM(self.gamma, window) for t in self.targets}
         self._buffers = {t.name: LayerBuffer(keep_spikes) for t in self.targets}
         self._counts: dict[str, Tensor] = {}  # per layer: spikes per sample [B]
@@ -118,9 +119,13 @@ class SpikeActivationMap(MapMethod):
         stream = self._streams[name]
         places = as_places(spikes)
         if not (target.graded or self.keep_spikes) and stream.defer(places, fired, words, marks):
+            if not target.checked:  # packed as bits: every value is 0 or 1
+                target.checked = bool(fired.any())  # checked once a call holds a spike
             if stream.full:  # one pass over the layer's state for a block of steps
                 self._flush(name)  # (the stream counted the spikes: `_spike_count`)
         else:
+            if not target.checked and spikes.dtype != torch.bool:  # the recorder's check,
+                target.checked = target.check_values(spikes)  # left to this pass (above)
             self._flush(name)
             out = self._buffers[name].room(spikes)
             stream.update(places, not target.graded, out, fired=fired, words=words, marks=marks)
@@ -266,6 +271,21 @@ class SpikeActivationMap(MapMethod):
                 self.detach()
         result.outputs = outputs
         return result
+
+
+def _weakly(method: Callable[..., None]) -> Callable[..., None]:
+    """`method` of an object, called through a weak reference (a no-op once the object is
+    gone): the recorder that the SAM holds then holds nothing back, so that a SAM dropped by
+    its user is freed at once, not at the next cyclic garbage collection, and its streams give
+    their buffers to the next SAM (`sam_plugins.engine.pool`)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return call
 
 
 def explain(

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from sam_plugins import SpikeActivationMap
+from sam_plugins import NotSpikesError, SpikeActivationMap
 from sam_plugins.engine import StreamingSAM, backend
 from sam_plugins.engine import _numba as kernels
 from sam_plugins.testing.reference import literal_layer_maps, literal_spike_statistics
@@ -67,10 +67,12 @@ def test_deferred_maps_are_those_of_the_formula(
 
 
 @pytest.mark.parametrize("steps", [16, 37])
-def test_deferred_maps_equal_the_step_kernel_bit_for_bit(numba_backend, steps):
-    s = spikes((steps, 4, 8, 12, 12), rate=0.2)
-    deferred, _ = record(s)
-    stepwise, _ = record(s, keep_spikes=True)  # kept spikes: every step runs as it comes
+@pytest.mark.parametrize("window", ["previous", "inclusive"])
+@pytest.mark.parametrize("channels", [8, 19])  # blocks of 8 channels; 19: and 3 left over
+def test_deferred_maps_equal_the_step_kernel_bit_for_bit(numba_backend, steps, window, channels):
+    s = spikes((steps, 4, channels, 12, 12), rate=0.2)
+    deferred, _ = record(s, window=window)
+    stepwise, _ = record(s, window=window, keep_spikes=True)  # every step runs as it comes
     assert torch.equal(deferred.maps, stepwise.maps)
     assert torch.equal(deferred.spike_count, stepwise.spike_count)
 
@@ -107,6 +109,23 @@ def test_a_step_that_is_not_zero_or_one_runs_from_its_values(numba_backend):
     torch.testing.assert_close(layer.maps, expected)
     assert layer.maps[20, 0, 2, 2] != literal_layer_maps((s != 0).float(), 0.5)[20, 0, 2, 2]
     torch.testing.assert_close(layer.spike_count, (s != 0).flatten(2).sum(2).sum(0))
+
+
+def test_packing_checks_the_values_without_a_census_pass(numba_backend, monkeypatch):
+    """SAM's recorder leaves the first calls' value check to SAM: a one-step 0/1 call is
+    checked by the pass that packs it as bits (no census pass of its own), and a value that is
+    not a spike is still refused at its call."""
+    calls = []
+    census = kernels.spike_census
+    monkeypatch.setattr(kernels, "spike_census", lambda *a: calls.append(1) or census(*a))
+    s = spikes((20, 2, 3, 4, 4))
+    layer, sam = record(s)
+    assert calls == [] and sam.targets[0].checked
+    torch.testing.assert_close(layer.maps, literal_layer_maps(s, 0.5))
+    s[0, 1, 2, 3, 3] = 0.5
+    with pytest.raises(NotSpikesError, match=r"expected values in \{0, 1\}, found values"):
+        record(s)
+    assert calls == [1]
 
 
 def test_graded_layers_are_not_deferred(numba_backend):
@@ -165,7 +184,8 @@ def test_torch_backend_keeps_no_bits():
         assert not stream.defer(spikes((1, 2, 3, 8)), torch.empty(1, 2, dtype=torch.int64))
 
 
-def test_spike_statistics_from_deferred_steps(numba_backend, no_step_kernel):
+@pytest.mark.parametrize("channels", [2, 11])  # 11: a block of 8 channels and 3 more
+def test_spike_statistics_from_deferred_steps(numba_backend, no_step_kernel, channels):
     """The dataset analysis' statistics (`SpikeStats` with `sam=`) take the counts and firing
     steps from the packed one-step calls: every count and interval as a per-neuron np.diff
     gives them, for samples of different lengths and a sequence that ends mid-block."""
@@ -175,8 +195,8 @@ def test_spike_statistics_from_deferred_steps(numba_backend, no_step_kernel):
 
     gen = np.random.default_rng(7)
     bins, steps, lengths = 40, 77, [77, 50, 9]
-    rate = np.array([0.05, 0.3, 0.8])[gen.integers(0, 3, (1, 3, 2, 3, 5))]
-    s = (gen.random((steps, 3, 2, 3, 5)) < rate).astype(np.float32)
+    rate = np.array([0.05, 0.3, 0.8])[gen.integers(0, 3, (1, 3, channels, 3, 5))]
+    s = (gen.random((steps, 3, channels, 3, 5)) < rate).astype(np.float32)
     s[10:60, 0] = 0  # a long silence
     net = nn.Sequential(Emit())
     sam = SpikeActivationMap(net, ["0"])
