@@ -10,6 +10,7 @@ contiguous CPU tensors when numba is installed (``pip install "sam-plugins[fast]
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,16 @@ PARALLEL_MIN = 1 << 18
 1, a stream step) runs on the calling thread, since waking the pool costs more than its work,
 and on a busy machine a call waits for whichever pool thread the OS has put aside (seen here
 at load 7: a median of 11 us, but 16 ms at the 90th percentile, for a 2,300-value layer)."""
+
+
+PASSIVE = os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"
+"""Whether OpenMP's idle threads sleep (``OMP_WAIT_POLICY=PASSIVE``; numba's pool here is
+OpenMP's): each parallel loop then wakes them first, about 40 us on this project's 2-core VM."""
+
+PACK_PARALLEL_MIN = 1 << 22 if PASSIVE else PARALLEL_MIN
+"""Values a step must hold to be packed as bits (`pack_step`) by the pool's threads: with
+sleeping threads, packing a million values on the calling thread (~65 us) costs less than
+waking them (~40 us) and sharing the work."""
 
 
 @contextmanager
@@ -211,7 +222,10 @@ def pack_step(spikes: Tensor, planes: np.ndarray, fired: np.ndarray, counts: np.
     one pass; return the number of samples with a value that is neither 0 nor 1 (bits cannot
     hold it)."""
     values = spikes.numpy().reshape(spikes.shape[1], spikes.shape[2], -1)
-    kernel = _pack if values.size >= PARALLEL_MIN else _pack_here
+    if values.shape[2] % 8 == 0 and values.shape[2] < 512:  # short rows of whole bytes: a
+        values = values.reshape(len(values), 1, -1)  # sample's rows pack as one (the same
+        planes = planes.reshape(len(planes), 1, -1)  # bits, less work per row)
+    kernel = _pack if values.size >= PACK_PARALLEL_MIN else _pack_here
     return kernel(values, planes, fired, counts)
 
 

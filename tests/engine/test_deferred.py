@@ -274,3 +274,33 @@ def test_large_layers_take_the_parallel_kernels(numba_backend, monkeypatch):
     stepwise, _ = record(s, keep_spikes=True)  # the step kernel, for comparison
     assert torch.equal(layer.maps, stepwise.maps)
     torch.testing.assert_close(layer.maps, literal_layer_maps(s, 0.5), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("policy, alone", [("PASSIVE", True), ("active", False), (None, False)])
+def test_steps_are_packed_alone_where_openmp_threads_sleep(policy, alone):
+    """Under OMP_WAIT_POLICY=PASSIVE a parallel loop first wakes the pool, which costs more than
+    packing a step of a million values on the calling thread: such steps are packed alone."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if policy is not None:
+        env["OMP_WAIT_POLICY"] = policy
+    code = (
+        "import numpy as np, torch\n"
+        "from sam_plugins.engine import _numba as k\n"
+        "used = []\n"
+        "for name in ('_pack', '_pack_here'):\n"
+        "    kernel = getattr(k, name)\n"
+        "    setattr(k, name, lambda *a, _k=kernel, _n=name: used.append(_n) or _k(*a))\n"
+        "s = (torch.rand(1, 32, 32, 1156) < 0.1).float()\n"
+        "planes, fired = np.empty((32, 32, 145), np.uint8), np.empty(32, np.int64)\n"
+        "assert k.pack_step(s, planes, fired, np.zeros(32, np.int64)) == 0\n"
+        "assert (fired == s[0].flatten(1).sum(1).numpy()).all()\n"
+        "print(used)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ("['_pack_here']" if alone else "['_pack']")
