@@ -222,9 +222,9 @@ def pack_step(spikes: Tensor, planes: np.ndarray, fired: np.ndarray, counts: np.
     one pass; return the number of samples with a value that is neither 0 nor 1 (bits cannot
     hold it)."""
     values = spikes.numpy().reshape(spikes.shape[1], spikes.shape[2], -1)
-    if values.shape[2] % 8 == 0 and values.shape[2] < 512:  # short rows of whole bytes: a
-        values = values.reshape(len(values), 1, -1)  # sample's rows pack as one (the same
-        planes = planes.reshape(len(planes), 1, -1)  # bits, less work per row)
+    if values.shape[2] % 8 == 0 and values.shape[2] < 512 and planes.flags.c_contiguous:  # a
+        values = values.reshape(len(values), 1, -1)  # sample's short rows of whole bytes
+        planes = planes.reshape(len(planes), 1, -1)  # pack as one (the same bits, less work)
     kernel = _pack if values.size >= PACK_PARALLEL_MIN else _pack_here
     return kernel(values, planes, fired, counts)
 

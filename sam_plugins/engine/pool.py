@@ -12,6 +12,7 @@ and the next stream of the same shape takes them.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,15 @@ LIMIT = 256 << 20
 
 class BufferPool:
     """Buffers (CPU tensors or numpy arrays) given back by deleted streams, by shape and dtype,
-    up to `limit` bytes in all. What a stream takes is uninitialised, as ``torch.empty``."""
+    up to `limit` bytes in all. What a stream takes is uninitialised, as ``torch.empty``.
+
+    `give` takes no lock (a stream gives from ``__del__``, which a garbage collection may run
+    in the middle of a `take` on the same thread): it appends to a queue that `take` and
+    `nbytes` empty under the lock."""
 
     def __init__(self, limit: int = LIMIT) -> None:
         self.limit = limit
+        self._given: deque[Any] = deque()  # appended to without the lock
         self._kept: list[tuple[tuple[Any, ...], Any]] = []  # oldest first
         self._bytes = 0
         self._lock = threading.Lock()
@@ -44,14 +50,23 @@ class BufferPool:
 
     def give(self, buffer: Any) -> None:
         """Keep `buffer` for the next `take` of its shape and dtype (nobody else may hold it)."""
-        key = self._key(buffer)
-        if key is None or buffer.nbytes > self.limit:
-            return
-        with self._lock:
+        self._given.append(buffer)  # atomic: safe from __del__ and from any thread
+
+    def _settle(self) -> None:
+        """Move what was given into the kept list (the lock held): buffers not kept, already
+        kept (a stream copied with copy.copy gives its state twice) or larger than the limit
+        are let go, then the oldest until the limit holds."""
+        while self._given:
+            buffer = self._given.popleft()
+            key = self._key(buffer)
+            if key is None or buffer.nbytes > self.limit:
+                continue
+            if any(kept is buffer for _, kept in self._kept):
+                continue
             self._kept.append((key, buffer))
             self._bytes += buffer.nbytes
-            while self._bytes > self.limit:
-                self._bytes -= self._kept.pop(0)[1].nbytes
+        while self._bytes > self.limit:
+            self._bytes -= self._kept.pop(0)[1].nbytes
 
     def take_tensor(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """A tensor of `shape` with the dtype and device of `like`: a kept one, or a new one."""
@@ -68,6 +83,7 @@ class BufferPool:
 
     def _take(self, key: tuple[Any, ...]) -> Any:
         with self._lock:
+            self._settle()
             for i in range(len(self._kept) - 1, -1, -1):  # the newest first: warmest in cache
                 if self._kept[i][0] == key:
                     buffer = self._kept.pop(i)[1]
@@ -78,14 +94,17 @@ class BufferPool:
     def clear(self) -> None:
         """Let every kept buffer go."""
         with self._lock:
+            self._given.clear()
             self._kept.clear()
             self._bytes = 0
 
     @property
     def nbytes(self) -> int:
         """Bytes kept now."""
-        return self._bytes
+        with self._lock:
+            self._settle()
+            return self._bytes
 
 
 POOL = BufferPool()
-"""The process' pool, used by every `StreamingSAM`."""
+"""The process' pool, used by the streams of every `SpikeActivationMap`."""

@@ -103,7 +103,13 @@ class StreamingSAM:
             authors' code): see `WINDOWS`.
     """
 
-    def __init__(self, gamma: float = DEFAULT_GAMMA, window: str = "previous") -> None:
+    def __init__(
+        self, gamma: float = DEFAULT_GAMMA, window: str = "previous", *, recycle: bool = False
+    ) -> None:
+        self.recycle = recycle
+        """Whether the state and bit planes go to `pool.POOL` when this stream is deleted, for
+        the next stream of the same shape: only for a stream whose state nobody else holds
+        (`SpikeActivationMap`'s own)."""
         self.gamma = _check_gamma(gamma)
         self.window = check_window(window)
         self.inclusive = window == "inclusive"
@@ -128,20 +134,26 @@ class StreamingSAM:
         self._fired_np: np.ndarray | None = None
 
     def _own(self, buffer: Tensor | None, shape: torch.Size, like: Tensor) -> Tensor:
-        """`buffer` if it fits (`_fit`), else one from the pool (`buffer` goes there)."""
+        """`buffer` if it fits (`_fits`), else a new one: from the pool where this stream
+        recycles (`buffer` then goes there)."""
+        if buffer is not None and _fits(buffer, shape, like):
+            return buffer
+        if not self.recycle:
+            return like.new_empty(tuple(shape))
         if buffer is not None:
-            if _fit(buffer, shape, like) is buffer:
-                return buffer
             POOL.give(buffer)
         return POOL.take_tensor(tuple(shape), like)
 
     def __del__(self) -> None:
         # the next stream of this shape takes the state and bit planes (`pool`): a SAM made
         # per batch then writes no fresh memory for them
-        if POOL is not None:  # (None only at interpreter shutdown)
-            for buffer in (getattr(self, "state", None), getattr(self, "_planes", None)):
-                if buffer is not None:  # (getattr: __init__ may have raised early)
-                    POOL.give(buffer)
+        try:
+            if self.recycle:
+                for buffer in (self.state, self._planes):
+                    if buffer is not None:
+                        POOL.give(buffer)
+        except Exception:  # __init__ raised early, or the interpreter is shutting down
+            pass
 
     def reset(self) -> None:
         """Start a new sequence. The buffers stay, to be reused when the next sequence has the
@@ -276,9 +288,11 @@ class StreamingSAM:
         batch, channels = spikes.shape[1:3]
         planes = (DEFER, batch, channels, -(-spikes.shape[3:].numel() // 8))
         if self._planes is None or self._planes.shape != planes:
-            if self._planes is not None:
+            if self._planes is not None and self.recycle:
                 POOL.give(self._planes)
-            self._planes = POOL.take_array(planes, np.uint8)
+            self._planes = POOL.take_array(planes, np.uint8) if self.recycle else None
+            if self._planes is None:
+                self._planes = np.empty(planes, np.uint8)
             self._marks = np.zeros(planes[:2], np.uint16)
         if self.counts is None:
             self.counts = np.zeros(batch, np.int64)
@@ -397,19 +411,22 @@ def _frozen(buffer: Tensor) -> bool:
     return buffer.is_inference() and not torch.is_inference_mode_enabled()
 
 
-def _fit(buffer: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
-    """`buffer` if it has this shape, dtype and device and can be written to, else a new
-    uninitialised tensor."""
-    shape = tuple(shape)
-    if (
-        buffer is not None
-        and buffer.shape == shape
+def _fits(buffer: Tensor, shape: tuple[int, ...], like: Tensor) -> bool:
+    """Whether `buffer` has this shape and the dtype and device of `like`, and can be written
+    to here."""
+    return (
+        buffer.shape == tuple(shape)
         and buffer.dtype == like.dtype
         and buffer.device == like.device
         and not _frozen(buffer)
-    ):
+    )
+
+
+def _fit(buffer: Tensor | None, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """`buffer` if it fits (`_fits`), else a new uninitialised tensor."""
+    if buffer is not None and _fits(buffer, shape, like):
         return buffer
-    return like.new_empty(shape)
+    return like.new_empty(tuple(shape))
 
 
 def check_spike_values(spikes: Tensor, result: Tensor | None = None) -> Tensor:

@@ -66,7 +66,9 @@ class SpikeActivationMap(MapMethod):
         self.keep_spikes = keep_spikes
         self.recorder = SpikeRecorder(self.targets, check_values=False)  # `_consume` checks
         self.recorder.consumers.append(_weakly(self._consume))
-        self._streams = {t.name: StreamingSAM(self.gamma, window) for t in self.targets}
+        self._streams = {  # their buffers go to the next SAM when this one is dropped
+            t.name: StreamingSAM(self.gamma, window, recycle=True) for t in self.targets
+        }
         self._buffers = {t.name: LayerBuffer(keep_spikes) for t in self.targets}
         self._counts: dict[str, Tensor] = {}  # per layer: spikes per sample [B]
         self.fired: dict[str, Tensor] = {}
