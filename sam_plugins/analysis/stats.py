@@ -68,7 +68,7 @@ class SpikeStats:
         self._mark_steps(int(lengths.max()))
         self._steps: dict[str, int] = {}
         self._last: dict[str, Tensor] = {}
-        self._counts: dict[str, list[Tensor]] = {}
+        self._counts: dict[str, list[Any]] = {}  # per call: numpy (compiled) or torch counts
         self._isi: dict[str, Tensor] = {}
         self._neurons: dict[str, int] = {}
 
@@ -77,7 +77,7 @@ class SpikeStats:
         (`_valid`), and the bit of t in its block (`_bits`, 0 on padding), made once per batch
         rather than per call."""
         t = np.arange(steps)[:, None]
-        self._valid = t < self._lengths_np[None, :]
+        self._valid = (t < self._lengths_np[None, :]).astype(np.int64)  # x fired: one dtype
         self._bits = np.where(self._valid, 1 << (t % _BLOCK), 0).astype(np.uint16)
 
     def _step_rows(self, first: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,8 +165,7 @@ class SpikeStats:
         """A call whose spikes SAM's pass counted (`fired` [steps, B]) and marked: the counts
         of padded steps dropped, the block's intervals counted when the call ends it."""
         first = self._steps[name]
-        counts = fired * self._step_rows(first, steps)[0]  # padded steps count nowhere
-        self._counts[name].append(torch.from_numpy(counts))
+        self._counts[name].append(fired * self._step_rows(first, steps)[0])  # padding: 0
         if (first + steps) % _BLOCK == 0:
             _numba.close_block(self._isi[name], first + steps - 1, self._lengths_np)
         self._steps[name] = first + steps
@@ -175,8 +174,7 @@ class SpikeStats:
         """The same statistics in compiled passes (numba): state kept as numpy arrays."""
         state = self._state(name, spikes)
         first = self._steps[name]
-        counts = _numba.spike_stats(spikes, first, self._lengths_np, state)
-        self._counts[name].append(torch.from_numpy(counts))
+        self._counts[name].append(_numba.spike_stats(spikes, first, self._lengths_np, state))
         self._steps[name] = first + spikes.shape[0]
 
     def finish(self, name: str) -> LayerStats:
@@ -189,5 +187,6 @@ class SpikeStats:
             folded = codes[: self.isi_bins + 1].copy()
             folded[0] = 0
             folded[-1] += codes[self.isi_bins + 1 :].sum()
-            return LayerStats(torch.cat(counts), self._neurons[name], torch.from_numpy(folded))
+            counts = torch.from_numpy(np.concatenate(counts))  # numpy [steps, B] per call
+            return LayerStats(counts, self._neurons[name], torch.from_numpy(folded))
         return LayerStats(torch.stack(counts).cpu(), self._neurons[name], isi.cpu())
