@@ -238,6 +238,16 @@ def _unpack(row, flag64):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
+def _neuron(p, flag, i, decay, inclusive):  # pragma: no cover - compiled
+    """Neuron i's step: its N * S, (decay * P + inclusive) * S, returned, and P moved on to
+    decay * P + S (the spike S a 0 or 1 byte of `flag`), in `_steps`' arithmetic."""
+    f = np.float32(flag[i])
+    w = decay * p[i]
+    p[i] = w + f
+    return (w + inclusive) * f
+
+
+@numba.njit(inline="always")
 def _block_item(
     state, planes, maps, decay, inclusive, words, marks, fresh, total, sums, flag64, item
 ):  # pragma: no cover - compiled
@@ -271,38 +281,14 @@ def _block_item(
                     _unpack(planes[t, b, block + k, lo:hi], flag64[k])
                 tot = total[t]
                 for i in range(n):  # part = 0 + x0 + x1 + ... + x7 in float32, as `_steps`
-                    f = np.float32(g0[i])
-                    w = decay * p0[i]
-                    part = (w + inclusive) * f
-                    p0[i] = w + f
-                    f = np.float32(g1[i])
-                    w = decay * p1[i]
-                    part += (w + inclusive) * f
-                    p1[i] = w + f
-                    f = np.float32(g2[i])
-                    w = decay * p2[i]
-                    part += (w + inclusive) * f
-                    p2[i] = w + f
-                    f = np.float32(g3[i])
-                    w = decay * p3[i]
-                    part += (w + inclusive) * f
-                    p3[i] = w + f
-                    f = np.float32(g4[i])
-                    w = decay * p4[i]
-                    part += (w + inclusive) * f
-                    p4[i] = w + f
-                    f = np.float32(g5[i])
-                    w = decay * p5[i]
-                    part += (w + inclusive) * f
-                    p5[i] = w + f
-                    f = np.float32(g6[i])
-                    w = decay * p6[i]
-                    part += (w + inclusive) * f
-                    p6[i] = w + f
-                    f = np.float32(g7[i])
-                    w = decay * p7[i]
-                    part += (w + inclusive) * f
-                    p7[i] = w + f
+                    part = _neuron(p0, g0, i, decay, inclusive)
+                    part += _neuron(p1, g1, i, decay, inclusive)
+                    part += _neuron(p2, g2, i, decay, inclusive)
+                    part += _neuron(p3, g3, i, decay, inclusive)
+                    part += _neuron(p4, g4, i, decay, inclusive)
+                    part += _neuron(p5, g5, i, decay, inclusive)
+                    part += _neuron(p6, g6, i, decay, inclusive)
+                    part += _neuron(p7, g7, i, decay, inclusive)
                     tot[i] += part
                 if words is not None:
                     mark = marks[t, b]
