@@ -115,7 +115,14 @@ def test_ctrl_c_while_the_data_are_emulated_says_what_was_kept_and_a_rerun_resum
     many recordings are kept, and where, and that the same command resumes; it does."""
     argv = [str(BIN / "sam-plugins"), "analyze", "--limit", "8", "--no-report"]
     test = tmp_path / "sam-data" / "EmulatedDigits" / "Test"
-    run = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(  # Ctrl-C as a terminal has it, whatever launched these tests (a
+        # shell's background job ignores SIGINT, and its children inherit that: the run went on)
+        argv,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     start = time.monotonic()
     while len(list(test.rglob("*.bin"))) < 10:  # emulating, a few recordings made
         assert run.poll() is None and time.monotonic() - start < 300
