@@ -136,10 +136,8 @@ class StreamingSAM:
     def _own(self, buffer: Tensor | None, shape: torch.Size, like: Tensor) -> Tensor:
         """`buffer` if it fits (`_fits`), else a new one: from the pool where this stream
         recycles (`buffer` then goes there)."""
-        if buffer is not None and _fits(buffer, shape, like):
-            return buffer
-        if not self.recycle:
-            return like.new_empty(tuple(shape))
+        if not self.recycle or (buffer is not None and _fits(buffer, shape, like)):
+            return _fit(buffer, shape, like)
         if buffer is not None:
             POOL.give(buffer)
         return POOL.take_tensor(tuple(shape), like)
@@ -290,9 +288,8 @@ class StreamingSAM:
         if self._planes is None or self._planes.shape != planes:
             if self._planes is not None and self.recycle:
                 POOL.give(self._planes)
-            self._planes = POOL.take_array(planes, np.uint8) if self.recycle else None
-            if self._planes is None:
-                self._planes = np.empty(planes, np.uint8)
+            take = POOL.take_array if self.recycle else np.empty
+            self._planes = take(planes, np.uint8)
             self._marks = np.zeros(planes[:2], np.uint16)
         if self.counts is None:
             self.counts = np.zeros(batch, np.int64)
