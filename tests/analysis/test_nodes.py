@@ -19,6 +19,11 @@ from sam_plugins.analysis import AnalysisResult
 DOC = Path(__file__).parents[2] / "docs" / "analysis.md"
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,7 +44,7 @@ def test_two_machines_in_a_fresh_shared_folder_prepare_the_data_once(tmp_path):
     said = launch_nodes(block, tmp_path)
     for node, (status, _, err) in enumerate(said):
         assert status == 0, f"node {node}: {err[-3000:]}"
-        assert "Traceback" not in err, err[-3000:]
+        assert "Traceback" not in without_exit_barrier_race(err), err[-3000:]
     err = "".join(e for _, _, e in said)
     assert err.count("emulating 297 test recordings") == 1, err[-3000:]  # by one rank only
     assert "analysed 297 samples" in said[0][1]  # rank 0 says it, on machine 0
@@ -51,20 +56,41 @@ def test_two_machines_in_a_fresh_shared_folder_prepare_the_data_once(tmp_path):
     assert again.returncode == 0 and "emulating" not in again.stderr, again.stderr[-2000:]
 
 
+AGENT = re.compile(r"^[EW]\d{4} [\d:.]+ \d+ torch/distributed/elastic/agent/server/api\.py:\d+\] ")
+
+
+def without_exit_barrier_race(err: str) -> str:
+    """`err` less torchrun's own log of its agents' exit-barrier race (pytorch/pytorch#69520):
+    after every worker has ended well, the agent that hosts the rendezvous store may leave
+    while another still waits on it there, which logs a traceback and changes nothing (exit
+    status 0, all written). Its lines, and only those, are dropped."""
+    if "Error waiting on exit barrier" not in err:
+        return err
+    return "\n".join(line for line in err.splitlines() if not AGENT.match(line))
+
+
 def launch_nodes(command: str, cwd: Path) -> list[tuple[int, str, str]]:
     """`command` (with NODE in it) run as the launches of nodes 0 and 1, side by side:
-    (exit status, stdout, stderr) of each."""
-    launches = [
-        subprocess.Popen(
-            ["bash", "-e", "-c", command.replace("NODE", node)],
-            cwd=cwd,
-            env=shell_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    (exit status, stdout, stderr) of each. Node 1 starts once node 0 listens on the endpoint,
+    so node 0 hosts the rendezvous, as machine 0 (the endpoint's host) does on a cluster."""
+    port = int(re.search(r"127\.0\.0\.1:(\d+)", command)[1])
+    launches = []
+    for node in ("0", "1"):
+        launches.append(
+            subprocess.Popen(
+                ["bash", "-e", "-c", command.replace("NODE", node)],
+                cwd=cwd,
+                env=shell_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
-        for node in ("0", "1")
-    ]
+        start = time.monotonic()
+        while node == "0" and not listening(port):
+            assert launches[0].poll() is None, launches[0].communicate()[1][-3000:]
+            assert time.monotonic() - start < 120, "node 0 did not open its rendezvous"
+            time.sleep(0.1)
     said = [launch.communicate(timeout=1200) for launch in launches]
     return [(launch.returncode, *s) for launch, s in zip(launches, said, strict=True)]
 
