@@ -197,6 +197,39 @@ def test_spike_stats_match_a_per_neuron_count(kernels):
         assert isi[bins] > 0 and isi[1] > 100  # both ends of the histogram are exercised
 
 
+def test_compiled_state_reused_after_a_batch_left_unfinished():
+    """The compiled passes keep a layer's words and ages over batches (their memory, not
+    their marks): after a batch stopped half-way (reset without `finish`), in batches smaller
+    than the state, and for short samples in rows whose last batch was long, every count and
+    interval is what a per-neuron np.diff gives."""
+    from types import SimpleNamespace
+
+    from sam_plugins.analysis.stats import SpikeStats
+
+    gen = np.random.default_rng(21)
+    bins, target = 30, SimpleNamespace(name="x")
+    stats = SpikeStats(bins)
+    batches = [  # (steps, lengths, steps run before the next reset: None = all, then finish)
+        (40, [40, 40, 40, 40], None),
+        (60, [60, 5, 60], 30),  # left unfinished: its words hold marks
+        (50, [12, 50, 9, 50], None),  # short samples in rows that were long
+        (20, [20, 20], None),
+        (45, [45, 14, 45, 45], None),  # rows 2 and 3 last used two batches ago
+    ]
+    with backend.use("numba"):
+        for steps, lengths, stop in batches:
+            spikes = (gen.random((steps, len(lengths), 2, 3, 4)) < 0.3).astype(np.float32)
+            stats.reset(torch.tensor(lengths))
+            for t in range(0, stop or steps, 7):
+                stats(target, torch.from_numpy(spikes[t : min(t + 7, stop or steps)]))
+            if stop is not None:
+                continue
+            found = stats.finish("x")
+            counts, isi = literal_spike_statistics(spikes, lengths, bins)
+            np.testing.assert_array_equal(found.counts.numpy(), counts)
+            np.testing.assert_array_equal(found.isi.numpy(), isi)
+
+
 def test_spike_stats_read_from_sams_pass_match_a_per_neuron_count():
     """With `sam=`, the statistics take the counts and the firing steps from SAM's own pass
     over the spikes (compiled kernel) and read no spike themselves; calls that cross a 16-step
