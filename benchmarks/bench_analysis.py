@@ -1,6 +1,6 @@
 """Dataset analysis throughput: against plain inference in one process, and over processes.
 
-    python benchmarks/bench_analysis.py [--data examples/output/data] [--repeats 5]
+    python benchmarks/bench_analysis.py [--data examples/output/data] [--repeats 9]
     python benchmarks/bench_analysis.py --scale [--repeats 3]
     python benchmarks/bench_analysis.py --split [--repeats 5]
 
@@ -215,7 +215,7 @@ def scale(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("examples/output/data"))
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--scale", action="store_true", help="1 and 2 processes")
     parser.add_argument("--split", action="store_true", help="where the time goes")
