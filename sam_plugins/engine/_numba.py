@@ -248,6 +248,14 @@ def _neuron(p, flag, i, decay, inclusive):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
+def _mark(word, flag, mark):  # pragma: no cover - compiled
+    """OR `mark` (a step's bit, 0 on padding) into the words of the neurons whose byte of
+    `flag` is 1 (those firing at that step)."""
+    for i in range(len(word)):
+        word[i] |= np.uint16(flag[i]) * mark
+
+
+@numba.njit(inline="always")
 def _block_item(
     state, planes, maps, decay, inclusive, words, marks, fresh, total, sums, flag64, item
 ):  # pragma: no cover - compiled
@@ -291,11 +299,8 @@ def _block_item(
                     part += _neuron(p7, g7, i, decay, inclusive)
                     tot[i] += part
                 if words is not None:
-                    mark = marks[t, b]
                     for k in range(8):
-                        word, g = words[b, block + k, first : first + n], flag[k]
-                        for i in range(n):
-                            word[i] |= np.uint16(g[i]) * mark
+                        _mark(words[b, block + k, first : first + n], flag[k], marks[t, b])
             continue
         g = flag[0]  # the last channels, fewer than 8: one at a time
         for t in range(steps):
@@ -309,10 +314,7 @@ def _block_item(
                     sums[i] += (w + inclusive) * f
                     p[i] = w + f
                 if words is not None:
-                    mark = marks[t, b]
-                    word = words[b, c, first : first + n]
-                    for i in range(n):
-                        word[i] |= np.uint16(g[i]) * mark
+                    _mark(words[b, c, first : first + n], g, marks[t, b])
             tot = total[t]
             for i in range(n):
                 tot[i] += sums[i]
