@@ -17,10 +17,10 @@ import numpy as np
 from torch import Tensor
 
 from sam_plugins.engine._numba import threads_for
-from sam_plugins.engine.streaming import MARKED
+from sam_plugins.engine.streaming import DEFER
 
 CODES = 256  # interval counts by length: 1..254 steps, 255: 255 steps or more
-BLOCK = MARKED  # steps per word: those of SAM's marked block, whose pass marks the words
+BLOCK = DEFER  # steps per word: those of SAM's deferred block, whose pass marks the words
 
 
 @numba.njit(inline="always")

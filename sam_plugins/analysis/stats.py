@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from sam_plugins.engine import backend
-from sam_plugins.engine.streaming import MARKED as _BLOCK  # steps per word: SAM's block
+from sam_plugins.engine.streaming import DEFER as _BLOCK  # steps per word: SAM's block
 
 try:
     from . import _numba

@@ -26,16 +26,11 @@ from torch import Tensor
 from . import backend
 from .pool import POOL
 
-DEFER = 32
+DEFER = 16
 """Steps `StreamingSAM.defer` keeps as bits before they are run together (`flush`), from step 0
 of the sequence on: the layer's state is read and written once per DEFER steps instead of every
-step (32 rather than 16 cost 3-4 % less of the forward on `shared/tools/overhead.py`'s net)."""
-
-MARKED = 16
-"""Steps of a block whose firing steps `defer` marks in words (uint16: a bit per step). The
-spike statistics' words hold as many steps (`sam_plugins.analysis._numba.BLOCK`), so that a
-block of words SAM's pass marks is complete when the statistics count it: such a block is run
-every MARKED steps."""
+step. The spike statistics' words hold as many steps (`sam_plugins.analysis._numba.BLOCK`), so
+that a block of words SAM's pass marks is complete when the statistics count it."""
 
 BLOCK = 16
 SMALL_LAYER = 1 << 15
@@ -247,7 +242,7 @@ class StreamingSAM:
             or spikes.dtype != self.state.dtype
             or not spikes.is_cpu
             or (self.pending and words is not self._words)
-            or self.pending == self._room(words)  # full: flush first
+            or self.pending == DEFER  # full: flush first
         ) and not self._can_defer(spikes, words):
             return False
         if fired is not self._fired:
@@ -271,7 +266,7 @@ class StreamingSAM:
         zeroed if a sequence begins; the bit planes and counts allocated)."""
         if self.pending:  # only steps that continue the pending ones, on the same kernels
             return (
-                self.pending < self._room(words)
+                self.pending < DEFER
                 and spikes.is_cpu
                 and spikes.shape[0] == 1
                 and self.state.shape == spikes.shape[1:]
@@ -301,16 +296,10 @@ class StreamingSAM:
         self._deferred = spikes.shape
         return True
 
-    @staticmethod
-    def _room(words: Any) -> int:
-        """Steps a block of deferred steps holds: `MARKED` where they mark words, else DEFER."""
-        return DEFER if words is None else MARKED
-
     @property
     def full(self) -> bool:
-        """Whether the deferred steps end a block of the sequence (`DEFER` steps, or `MARKED`
-        where they mark words)."""
-        return self.pending > 0 and self.steps % self._room(self._words) == 0
+        """Whether the deferred steps end a block of `DEFER` steps of the sequence."""
+        return self.pending > 0 and self.steps % DEFER == 0
 
     def flush(self, out: Tensor) -> None:
         """Run the deferred steps: write their maps into `out` [pending, B, *spatial] (as

@@ -138,10 +138,9 @@ class SpikeActivationMap(MapMethod):
         self.marked[name] = stream.marked
 
     def flush(self) -> None:
-        """Run now the steps each layer keeps as bits (up to 32 one-step calls on the CPU, 16
-        where the spike statistics mark firing steps), so that what their pass writes for other
-        consumers (the statistics' firing steps) is complete. `result()` and `take_maps()` flush
-        by themselves."""
+        """Run now the steps each layer keeps as bits (up to 16 one-step calls on the CPU), so
+        that what their pass writes for other consumers (the spike statistics' firing steps) is
+        complete. `result()` and `take_maps()` flush by themselves."""
         for name in self._streams:
             self._flush(name)
 

@@ -61,8 +61,8 @@ def test_the_next_sam_takes_the_dropped_ones_buffers(empty_pool, kernels):
     finally:
         gc.enable()
     # one set kept, not one per SAM: the state [2, 3, 6, 6] in float32, and numba's bit planes
-    # [32 steps, 2, 3, 5 bytes]
-    assert empty_pool.nbytes == 2 * 3 * 36 * 4 + (32 * 2 * 3 * 5 if kernels == "numba" else 0)
+    # [16 steps, 2, 3, 5 bytes]
+    assert empty_pool.nbytes == 2 * 3 * 36 * 4 + (16 * 2 * 3 * 5 if kernels == "numba" else 0)
 
 
 def test_the_pool_keeps_at_most_its_limit_letting_the_oldest_go():
