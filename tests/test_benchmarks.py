@@ -25,3 +25,26 @@ def test_check_overhead_prints_a_median_ratio_per_network_and_the_load():
     assert "range of 9 pairs" in done.stdout
     assert re.search(r"^load [\d.]+ -> [\d.]+, \d+ s: (quiet|load above 0.5)", done.stdout, re.M)
     assert "Warning" not in done.stderr, done.stderr
+
+
+def test_bench_defer_prints_both_block_sizes_against_the_plain_forward():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_defer.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("overhead, T=32, batch 32, "), done.stdout
+    rows = re.findall(
+        r"^  SAM attached, DEFER=(\d+): median ([\d.]+)x the plain forward \(([\d.]+)-([\d.]+)\)$",
+        done.stdout,
+        re.M,
+    )
+    assert [defer for defer, *_ in rows] == ["16", "32"], done.stdout
+    for _, median, low, high in rows:
+        assert 0 < float(low) <= float(median) <= float(high)
+    assert "15 rounds" in done.stdout
+    assert re.search(r"^load [\d.]+ -> [\d.]+", done.stdout, re.M)
+    assert "Warning" not in done.stderr, done.stderr
