@@ -9,15 +9,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_check_overhead_prints_a_median_ratio_per_network_and_the_load():
+def run(script: str) -> subprocess.CompletedProcess:
+    """`script` run as typed, with its defaults, from the project root; it must succeed."""
     done = subprocess.run(
-        [sys.executable, "benchmarks/check_overhead.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        [sys.executable, script], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_check_overhead_prints_a_median_ratio_per_network_and_the_load():
+    done = run("benchmarks/check_overhead.py")
     rows = re.findall(r"^ *(\w+) +[\d.]+ +[\d.]+ +([\d.]+)x  ([\d.]+)-([\d.]+)$", done.stdout, re.M)
     assert [name for name, *_ in rows] == ["dvs_vgg", "minimal", "snn_vgg"], done.stdout
     for _, median, low, high in rows:
@@ -28,14 +30,7 @@ def test_check_overhead_prints_a_median_ratio_per_network_and_the_load():
 
 
 def test_bench_defer_prints_both_block_sizes_against_the_plain_forward():
-    done = subprocess.run(
-        [sys.executable, "benchmarks/bench_defer.py"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run("benchmarks/bench_defer.py")
     assert done.stdout.startswith("overhead, T=32, batch 32, "), done.stdout
     rows = re.findall(
         r"^  SAM attached, DEFER=(\d+): median ([\d.]+)x the plain forward \(([\d.]+)-([\d.]+)\)$",
