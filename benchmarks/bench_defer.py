@@ -22,6 +22,7 @@ import time
 import warnings
 
 import torch
+from check_overhead import QUIET
 from models import PlainLIF, dvs_vgg
 from torch import nn
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
             f"  SAM attached, {name}: median {statistics.median(values):.3f}x the plain forward "
             f"({min(values):.3f}-{max(values):.3f})"
         )
-    quiet = "" if max(load, after) <= 0.5 else ": too loaded to count"
+    quiet = "" if max(load, after) <= QUIET else ": too loaded to count"
     print(f"load {load:.2f} -> {after:.2f}{quiet}")
 
 
