@@ -1,0 +1,103 @@
+"""What SAM costs beside the floor of any recording hook, and how far the measurement itself
+spreads: four arms side by side in one process, on the net of `shared/tools/overhead.py`.
+
+    python benchmarks/bench_floor.py [--pairs 15]
+
+Arms, timed in rotating order each round (T=32, batch 32, a new `SpikeActivationMap` per run,
+plus result()):
+- `plain`: the plain forward; every other arm is divided by the `plain` run of its round;
+- `plain again`: the same plain forward once more (an A/A test): its ratios spread as far as
+  the measurement does, with no difference between the arms;
+- `read once`: a forward hook on the two recorded layers that reads each step's spikes once
+  in one compiled pass (counts them and checks them, `_numba.spike_census`) and keeps
+  nothing: what any recorder that looks at every spike costs, at the least;
+- `SAM`: SpikeActivationMap attached to the same layers.
+Quiet machine only (load under 0.5). Needs the numba backend (the compiled pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+
+import torch
+from bench_defer import LIF, overhead_net
+from check_overhead import QUIET
+
+from sam_plugins import SpikeActivationMap
+from sam_plugins.engine import _numba
+from sam_plugins.methods import SilentLayerWarning
+
+LAYERS = ["1", "4"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=15, help="rounds of timings")
+    args = parser.parse_args(argv)
+    torch.manual_seed(3)
+    warnings.simplefilter("ignore", SilentLayerWarning)  # untrained: an idle output layer
+    net = overhead_net().eval()
+    x = (torch.rand(32, 32, 2, 32, 32) < 0.3).float() * 2
+    layers = [net.get_submodule(name) for name in LAYERS]
+    seen = [0]
+
+    def forward():
+        for module in net.modules():
+            if isinstance(module, LIF):
+                module.reset()
+        for step in x:
+            net(step)
+
+    def read(module, inputs, spikes):
+        seen[0] += _numba.spike_census(spikes, False)[0]
+
+    def read_once():
+        hooks = [layer.register_forward_hook(read) for layer in layers]
+        try:
+            forward()
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    def attached():
+        with SpikeActivationMap(net, layers=LAYERS) as sam:
+            forward()
+        sam.result()
+
+    arms = {"plain": forward, "plain again": forward, "read once": read_once, "SAM": attached}
+    load = os.getloadavg()[0]
+    ratios: dict[str, list[float]] = {name: [] for name in arms if name != "plain"}
+    names = list(arms)
+    with torch.no_grad():
+        for run in arms.values():
+            run()  # warm-up: kernels compiled, buffers in the pool
+        seen[0] = 0
+        for i in range(args.pairs):
+            seconds = {}
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                start = time.perf_counter()
+                arms[name]()
+                seconds[name] = time.perf_counter() - start
+            for name in ratios:
+                ratios[name].append(seconds[name] / seconds["plain"])
+    if not seen[0]:  # the hook read nothing: the floor would be no floor
+        raise RuntimeError(f"layers {LAYERS} emitted no spike: the read-once arm timed nothing")
+    after = os.getloadavg()[0]
+    print(
+        f"overhead.py's net, T=32, batch 32, {torch.get_num_threads()} threads, {args.pairs} rounds"
+    )
+    for name, values in ratios.items():
+        print(
+            f"  {name + ':':<12} median {statistics.median(values):.3f}x the plain forward "
+            f"({min(values):.3f}-{max(values):.3f})"
+        )
+    quiet = "" if max(load, after) <= QUIET else ": too loaded to count"
+    print(f"load {load:.2f} -> {after:.2f}{quiet}")
+
+
+if __name__ == "__main__":
+    main()
