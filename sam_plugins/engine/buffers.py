@@ -13,7 +13,8 @@ class LayerBuffer:
     each neuron its own place) as they are recorded, and its raw spikes when asked to keep them.
 
     The map buffer grows by doubling: one allocation for many steps instead of one per step.
-    After `reset` the first allocation is sized for as many steps as the last sequence had.
+    After `reset` the first allocation is sized for as many steps as the last sequence had, or
+    as `expect` says.
     """
 
     def __init__(self, keep_spikes: bool = False) -> None:
@@ -28,6 +29,11 @@ class LayerBuffer:
         self._maps: Tensor | None = None
         self.filled = 0
         self._spikes: list[Tensor] = []
+
+    def expect(self, steps: int) -> None:
+        """Size the next first allocation for `steps` steps (a sequence whose length is known
+        before it runs): one allocation of the maps, none grown and copied, none too large."""
+        self._expected = steps
 
     @property
     def recorded(self) -> bool:

@@ -265,6 +265,9 @@ class SpikeActivationMap(MapMethod):
             self.attach()
         try:
             self.reset()
+            if self._default_run:  # one call or one call per step: T steps in all
+                for buffer in self._buffers.values():
+                    buffer.expect(inputs.shape[0])
             with torch.no_grad():
                 outputs = self._forward(inputs)
             result = self._result()  # attribute warns of silent layers

@@ -275,6 +275,31 @@ def test_the_map_buffer_grows_by_doubling_and_starts_at_the_last_length():
     assert maps[0, 0, 0, 0] == 7.0  # the maps handed out before the reset are untouched
 
 
+class Through(nn.Module):
+    """Emits its input: the spikes of the step (or of all steps) it is given."""
+
+    def forward(self, x):
+        return x
+
+
+@pytest.mark.parametrize("step_mode", ["single", "multi"])
+def test_attribute_allocates_the_maps_once_for_the_inputs_steps(kernels, step_mode):
+    """`attribute` (and `explain`) know T before the model runs: each layer's maps are one
+    allocation of exactly T steps, not grown 16, 32, 64 (and held at 64 for 40 steps)."""
+    from sam_plugins import SpikeActivationMap
+
+    spikes = (torch.rand(40, 2, 3, 4, 5, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    net = nn.Sequential(Through())
+    maps = SpikeActivationMap(net, ["0"], step_mode=step_mode).attribute(spikes)["0"].maps
+    assert maps.shape == (40, 2, 4, 5) and allocated_steps(maps) == 40
+    if step_mode == "single":  # the user's own loop, T unknown beforehand: grown by doubling
+        with SpikeActivationMap(net, ["0"]) as sam:
+            for step in spikes:
+                net(step)
+        grown = sam.result()["0"].maps
+        assert allocated_steps(grown) == 64 and torch.equal(grown, maps)
+
+
 def test_the_map_buffer_takes_whole_sequences_and_keeps_copies_of_the_spikes():
     """A first call longer than 16 steps gets room for all of them; the maps are float64 for
     float64 spikes, float32 for any other dtype; [T, B, N] spikes get [T, B, N] maps; kept spikes
