@@ -40,6 +40,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
@@ -52,6 +53,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 from sam_plugins import SpikeActivationMap  # noqa: E402
 from sam_plugins.analysis import analyze_dataset, collate_frames  # noqa: E402
 from sam_plugins.analysis.stats import SpikeStats  # noqa: E402
+from sam_plugins.methods import SilentLayerWarning  # noqa: E402
 
 
 def run(net, frames):
@@ -221,6 +223,7 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="where the time goes")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    warnings.simplefilter("ignore", SilentLayerWarning)  # untrained: an idle output layer
     if args.worker:
         worker(args)
     elif args.scale:
