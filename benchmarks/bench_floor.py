@@ -12,6 +12,10 @@ plus result()):
   in one compiled pass (counts them and checks them, `_numba.spike_census`) and keeps
   nothing: what any recorder that looks at every spike costs, at the least;
 - `SAM`: SpikeActivationMap attached to the same layers.
+Each arm's line also gives its median minor page faults per run: on a CPU the plain forward
+faults in fresh heap pages as the allocator trims and regrows its heap around the model's
+temporaries, by a different amount from process to process and from arm to arm, and a run's
+ratio moves with its faults (about a microsecond and a half each here).
 Quiet machine only (load under 0.5). Needs the numba backend (the compiled pass).
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 import warnings
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     arms = {"plain": forward, "plain again": forward, "read once": read_once, "SAM": attached}
     load = os.getloadavg()[0]
     ratios: dict[str, list[float]] = {name: [] for name in arms if name != "plain"}
+    faults: dict[str, list[int]] = {name: [] for name in arms}
     names = list(arms)
     with torch.no_grad():
         for run in arms.values():
@@ -79,9 +85,11 @@ def main(argv: list[str] | None = None) -> None:
         for i in range(args.pairs):
             seconds = {}
             for name in names[i % len(names) :] + names[: i % len(names)]:
+                before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 start = time.perf_counter()
                 arms[name]()
                 seconds[name] = time.perf_counter() - start
+                faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
             for name in ratios:
                 ratios[name].append(seconds[name] / seconds["plain"])
     if not seen[0]:  # the hook read nothing: the floor would be no floor
@@ -90,10 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"overhead.py's net, T=32, batch 32, {torch.get_num_threads()} threads, {args.pairs} rounds"
     )
+    print(f"  {'plain:':<12} page faults per run: median {statistics.median(faults['plain']):.0f}")
     for name, values in ratios.items():
         print(
             f"  {name + ':':<12} median {statistics.median(values):.3f}x the plain forward "
-            f"({min(values):.3f}-{max(values):.3f})"
+            f"({min(values):.3f}-{max(values):.3f}); page faults per run: median "
+            f"{statistics.median(faults[name]):.0f}"
         )
     quiet = "" if max(load, after) <= QUIET else ": too loaded to count"
     print(f"load {load:.2f} -> {after:.2f}{quiet}")

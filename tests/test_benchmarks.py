@@ -49,13 +49,15 @@ def test_bench_floor_prints_the_a_a_arm_the_read_once_floor_and_sam():
     done = run("benchmarks/bench_floor.py")
     assert done.stdout.startswith("overhead.py's net, T=32, batch 32, "), done.stdout
     rows = re.findall(
-        r"^  ([\w ]+): +median ([\d.]+)x the plain forward \(([\d.]+)-([\d.]+)\)$",
+        r"^  ([\w ]+): +median ([\d.]+)x the plain forward \(([\d.]+)-([\d.]+)\); "
+        r"page faults per run: median \d+$",
         done.stdout,
         re.M,
     )
     assert [name for name, *_ in rows] == ["plain again", "read once", "SAM"], done.stdout
     for _, median, low, high in rows:
         assert 0 < float(low) <= float(median) <= float(high)
+    assert re.search(r"^  plain: +page faults per run: median \d+$", done.stdout, re.M)
     assert "15 rounds" in done.stdout
     assert re.search(r"^load [\d.]+ -> [\d.]+", done.stdout, re.M)
     assert "Warning" not in done.stderr, done.stderr
