@@ -7,16 +7,17 @@ Nets (`--net`): `overhead`, the conv SNN of `shared/tools/overhead.py` (2->32->6
 32x32, AvgPool, its own LIF; SAM on its two conv LIF layers), or `dvs_vgg` with two conv stages
 (BatchNorm, MaxPool, PlainLIF; SAM on its three neuron layers); batch 32, single-step, a new
 `SpikeActivationMap` per run (plus result()). Each round times the plain forward and the
-forward with SAM for each block size, in rotating order; prints each block size's median ratio
-to the plain run of its round. All arms run in one process, so that they share its allocator
-and cache conditions, which differ more from one process to the next than the two block sizes
-do. Quiet machine only (load under 0.5).
+forward with SAM for each block size, in rotating order (reversed every other cycle); prints
+each block size's median ratio to the plain run of its round. All arms run in one process, so
+that they share its allocator and cache conditions, which differ more from one process to the
+next than the two block sizes do. Quiet machine only (load under 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 import warnings
@@ -55,6 +56,43 @@ def overhead_net() -> nn.Module:
     )  # fmt: skip
 
 
+def forward_of(net: nn.Module, neurons: type, x: torch.Tensor):
+    """The plain forward of `net` over `x` [T, ...], one call per step, its `neurons` reset."""
+
+    def forward():
+        for module in net.modules():
+            if isinstance(module, neurons):
+                module.reset()
+        for step in x:
+            net(step)
+
+    return forward
+
+
+def timed_rounds(arms: dict, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
+    """Each arm run once per round, in rotating order, reversed every other cycle of rounds (so
+    that no arm always runs right after the same one). Returns, per arm but "plain", its time
+    over the "plain" arm's of the same round, and per arm its runs' minor page faults."""
+    names = list(arms)
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    faults: dict[str, list[int]] = {name: [] for name in names}
+    for i in range(rounds):
+        order = names[i % len(names) :] + names[: i % len(names)]
+        if (i // len(names)) % 2:
+            order.reverse()
+        for name in order:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            start = time.perf_counter()
+            arms[name]()
+            seconds[name].append(time.perf_counter() - start)
+            faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    plain = seconds.pop("plain")
+    ratios = {
+        name: [t / p for t, p in zip(times, plain, strict=True)] for name, times in seconds.items()
+    }
+    return ratios, faults
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--net", choices=["overhead", "dvs_vgg"], default="overhead")
@@ -67,14 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         net, neurons, layers = overhead_net().eval(), LIF, ["1", "4"]
     else:
         net, neurons, layers = dvs_vgg(widths=(32, 64)).eval(), PlainLIF, PlainLIF
-    x = (torch.rand(args.steps, 32, 2, 32, 32) < 0.3).float() * 2
-
-    def forward():
-        for module in net.modules():
-            if isinstance(module, neurons):
-                module.reset()
-        for step in x:
-            net(step)
+    forward = forward_of(net, neurons, (torch.rand(args.steps, 32, 2, 32, 32) < 0.3).float() * 2)
 
     def attached(defer: int):
         streaming.DEFER = defer  # read as each block of steps begins
@@ -88,20 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     arms = {"plain": forward, "DEFER=16": lambda: attached(16), "DEFER=32": lambda: attached(32)}
     kept = streaming.DEFER
     load = os.getloadavg()[0]
-    ratios: dict[str, list[float]] = {name: [] for name in arms if name != "plain"}
     try:
         with torch.no_grad():
             for run in arms.values():
                 run()  # warm-up: kernels compiled, buffers in the pool
-            names = list(arms)
-            for i in range(args.pairs):
-                seconds = {}
-                for name in names[i % 3 :] + names[: i % 3]:
-                    start = time.perf_counter()
-                    arms[name]()
-                    seconds[name] = time.perf_counter() - start
-                for name in ratios:
-                    ratios[name].append(seconds[name] / seconds["plain"])
+            ratios, _ = timed_rounds(arms, args.pairs)
     finally:
         streaming.DEFER = kept
     after = os.getloadavg()[0]

@@ -3,8 +3,8 @@ spreads: four arms side by side in one process, on the net of `shared/tools/over
 
     python benchmarks/bench_floor.py [--pairs 15]
 
-Arms, timed in rotating order each round (T=32, batch 32, a new `SpikeActivationMap` per run,
-plus result()):
+Arms, timed in rotating order each round, reversed every other cycle of rounds (T=32, batch 32,
+a new `SpikeActivationMap` per run, plus result()):
 - `plain`: the plain forward; every other arm is divided by the `plain` run of its round;
 - `plain again`: the same plain forward once more (an A/A test): its ratios spread as far as
   the measurement does, with no difference between the arms;
@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import time
 import warnings
 
 import torch
-from bench_defer import LIF, overhead_net
+from bench_defer import LIF, forward_of, overhead_net, timed_rounds
 from check_overhead import QUIET
 
 from sam_plugins import SpikeActivationMap
@@ -46,16 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(3)
     warnings.simplefilter("ignore", SilentLayerWarning)  # untrained: an idle output layer
     net = overhead_net().eval()
-    x = (torch.rand(32, 32, 2, 32, 32) < 0.3).float() * 2
+    forward = forward_of(net, LIF, (torch.rand(32, 32, 2, 32, 32) < 0.3).float() * 2)
     layers = [net.get_submodule(name) for name in LAYERS]
     seen = [0]
-
-    def forward():
-        for module in net.modules():
-            if isinstance(module, LIF):
-                module.reset()
-        for step in x:
-            net(step)
 
     def read(module, inputs, spikes):
         seen[0] += _numba.spike_census(spikes, False)[0]
@@ -75,23 +66,11 @@ def main(argv: list[str] | None = None) -> None:
 
     arms = {"plain": forward, "plain again": forward, "read once": read_once, "SAM": attached}
     load = os.getloadavg()[0]
-    ratios: dict[str, list[float]] = {name: [] for name in arms if name != "plain"}
-    faults: dict[str, list[int]] = {name: [] for name in arms}
-    names = list(arms)
     with torch.no_grad():
         for run in arms.values():
             run()  # warm-up: kernels compiled, buffers in the pool
         seen[0] = 0
-        for i in range(args.pairs):
-            seconds = {}
-            for name in names[i % len(names) :] + names[: i % len(names)]:
-                before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-                start = time.perf_counter()
-                arms[name]()
-                seconds[name] = time.perf_counter() - start
-                faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-            for name in ratios:
-                ratios[name].append(seconds[name] / seconds["plain"])
+        ratios, faults = timed_rounds(arms, args.pairs)
     if not seen[0]:  # the hook read nothing: the floor would be no floor
         raise RuntimeError(f"layers {LAYERS} emitted no spike: the read-once arm timed nothing")
     after = os.getloadavg()[0]
