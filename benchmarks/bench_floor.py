@@ -16,7 +16,8 @@ Each arm's line also gives its median minor page faults per run: on a CPU the pl
 faults in fresh heap pages as the allocator trims and regrows its heap around the model's
 temporaries, by a different amount from process to process and from arm to arm, and a run's
 ratio moves with its faults (about a microsecond and a half each here).
-Quiet machine only (load under 0.5). Needs the numba backend (the compiled pass).
+Quiet machine only (load under 0.5); the last line also gives the free memory and page cache at
+the start (a page cache filling memory makes page faults dearer). Needs the numba backend.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import warnings
 
 import torch
 from bench_defer import LIF, forward_of, overhead_net, timed_rounds
-from check_overhead import QUIET
+from check_overhead import QUIET, free_memory
 
 from sam_plugins import SpikeActivationMap
 from sam_plugins.engine import _numba
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         sam.result()
 
     arms = {"plain": forward, "plain again": forward, "read once": read_once, "SAM": attached}
-    load = os.getloadavg()[0]
+    load, memory = os.getloadavg()[0], free_memory()
     with torch.no_grad():
         for run in arms.values():
             run()  # warm-up: kernels compiled, buffers in the pool
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{statistics.median(faults[name]):.0f}"
         )
     quiet = "" if max(load, after) <= QUIET else ": too loaded to count"
-    print(f"load {load:.2f} -> {after:.2f}{quiet}")
+    print(f"load {load:.2f} -> {after:.2f}{quiet}; at the start {memory}")
 
 
 if __name__ == "__main__":

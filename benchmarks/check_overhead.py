@@ -32,6 +32,22 @@ TARGET = 1.10
 QUIET = 0.5
 
 
+def free_memory() -> str:
+    """The machine's free memory and page cache, from /proc/meminfo (Linux; "" elsewhere): with
+    the page cache filling memory (a fresh venv just installed, as CI does) page faults cost
+    more, and the plain forward takes thousands per run (see benchmarks/README.md)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            kib = {line.split(":")[0]: int(line.split()[1]) for line in meminfo}
+    except (OSError, ValueError, IndexError):
+        return ""
+    gib = {key: kib.get(key, 0) / 2**20 for key in ("MemTotal", "MemFree", "Cached")}
+    return (
+        f"{gib['MemFree']:.1f} of {gib['MemTotal']:.1f} GiB free, "
+        f"{gib['Cached']:.1f} GiB page cache"
+    )
+
+
 def networks() -> dict:
     nets = {"dvs_vgg": dvs_vgg, "minimal": lambda: ConvSNN(size=32, width=16)}
     try:
@@ -54,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.device}, "
-        f"SAM step: {backend.current().name}; load {load:.2f}"
+        f"SAM step: {backend.current().name}; load {load:.2f}; {free_memory()}"
     )
     print(
         f"{'network':>8} {'plain ms':>9} {'+SAM ms':>9} {'median':>7}  range of {args.pairs} pairs"

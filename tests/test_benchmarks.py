@@ -25,6 +25,9 @@ def test_check_overhead_prints_a_median_ratio_per_network_and_the_load():
     for _, median, low, high in rows:
         assert 0 < float(low) <= float(median) <= float(high)
     assert "range of 9 pairs" in done.stdout
+    assert re.search(
+        r"; load [\d.]+; [\d.]+ of [\d.]+ GiB free, [\d.]+ GiB page cache$", done.stdout, re.M
+    )
     assert re.search(r"^load [\d.]+ -> [\d.]+, \d+ s: (quiet|load above 0.5)", done.stdout, re.M)
     assert "Warning" not in done.stderr, done.stderr
 
@@ -58,6 +61,9 @@ def test_bench_floor_prints_the_a_a_arm_the_read_once_floor_and_sam():
     for _, median, low, high in rows:
         assert 0 < float(low) <= float(median) <= float(high)
     assert re.search(r"^  plain: +page faults per run: median \d+$", done.stdout, re.M)
+    assert re.search(
+        r"; at the start [\d.]+ of [\d.]+ GiB free, [\d.]+ GiB page cache$", done.stdout, re.M
+    )
     assert "15 rounds" in done.stdout
     assert re.search(r"^load [\d.]+ -> [\d.]+", done.stdout, re.M)
     assert "Warning" not in done.stderr, done.stderr
