@@ -70,9 +70,12 @@ def forward_of(net: nn.Module, neurons: type, x: torch.Tensor):
 
 
 def timed_rounds(arms: dict, rounds: int) -> tuple[dict[str, list[float]], dict[str, list[int]]]:
-    """Each arm run once per round, in rotating order, reversed every other cycle of rounds (so
-    that no arm always runs right after the same one). Returns, per arm but "plain", its time
-    over the "plain" arm's of the same round, and per arm its runs' minor page faults."""
+    """Each arm run once untimed (a warm-up: kernels compiled, buffers in the pool), then once per
+    round, in rotating order, reversed every other cycle of rounds (so that no arm always runs
+    right after the same one). Returns, per arm but "plain", its time over the "plain" arm's of
+    the same round, and per arm its runs' minor page faults."""
+    for run in arms.values():
+        run()
     names = list(arms)
     seconds: dict[str, list[float]] = {name: [] for name in names}
     faults: dict[str, list[int]] = {name: [] for name in names}
@@ -91,6 +94,20 @@ def timed_rounds(arms: dict, rounds: int) -> tuple[dict[str, list[float]], dict[
         name: [t / p for t, p in zip(times, plain, strict=True)] for name, times in seconds.items()
     }
     return ratios, faults
+
+
+def ratio_text(ratios: list[float]) -> str:
+    """A median of ratios to the plain forward, with their range."""
+    return (
+        f"median {statistics.median(ratios):.3f}x the plain forward "
+        f"({min(ratios):.3f}-{max(ratios):.3f})"
+    )
+
+
+def load_text(load: float, after: float) -> str:
+    """The load before and after a run, and whether it was too high for the run to count."""
+    quiet = "" if max(load, after) <= QUIET else ": too loaded to count"
+    return f"load {load:.2f} -> {after:.2f}{quiet}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -121,8 +138,6 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()[0]
     try:
         with torch.no_grad():
-            for run in arms.values():
-                run()  # warm-up: kernels compiled, buffers in the pool
             ratios, _ = timed_rounds(arms, args.pairs)
     finally:
         streaming.DEFER = kept
@@ -130,12 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     threads = torch.get_num_threads()
     print(f"{args.net}, T={args.steps}, batch 32, {threads} threads, {args.pairs} rounds")
     for name, values in ratios.items():
-        print(
-            f"  SAM attached, {name}: median {statistics.median(values):.3f}x the plain forward "
-            f"({min(values):.3f}-{max(values):.3f})"
-        )
-    quiet = "" if max(load, after) <= QUIET else ": too loaded to count"
-    print(f"load {load:.2f} -> {after:.2f}{quiet}")
+        print(f"  SAM attached, {name}: {ratio_text(values)}")
+    print(load_text(load, after))
 
 
 if __name__ == "__main__":

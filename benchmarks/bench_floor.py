@@ -28,8 +28,8 @@ import statistics
 import warnings
 
 import torch
-from bench_defer import LIF, forward_of, overhead_net, timed_rounds
-from check_overhead import QUIET, free_memory
+from bench_defer import LIF, forward_of, load_text, overhead_net, ratio_text, timed_rounds
+from check_overhead import free_memory
 
 from sam_plugins import SpikeActivationMap
 from sam_plugins.engine import _numba
@@ -68,9 +68,6 @@ def main(argv: list[str] | None = None) -> None:
     arms = {"plain": forward, "plain again": forward, "read once": read_once, "SAM": attached}
     load, memory = os.getloadavg()[0], free_memory()
     with torch.no_grad():
-        for run in arms.values():
-            run()  # warm-up: kernels compiled, buffers in the pool
-        seen[0] = 0
         ratios, faults = timed_rounds(arms, args.pairs)
     if not seen[0]:  # the hook read nothing: the floor would be no floor
         raise RuntimeError(f"layers {LAYERS} emitted no spike: the read-once arm timed nothing")
@@ -81,12 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  {'plain:':<12} page faults per run: median {statistics.median(faults['plain']):.0f}")
     for name, values in ratios.items():
         print(
-            f"  {name + ':':<12} median {statistics.median(values):.3f}x the plain forward "
-            f"({min(values):.3f}-{max(values):.3f}); page faults per run: median "
+            f"  {name + ':':<12} {ratio_text(values)}; page faults per run: median "
             f"{statistics.median(faults[name]):.0f}"
         )
-    quiet = "" if max(load, after) <= QUIET else ": too loaded to count"
-    print(f"load {load:.2f} -> {after:.2f}{quiet}; at the start {memory}")
+    print(f"{load_text(load, after)}; at the start {memory}")
 
 
 if __name__ == "__main__":
