@@ -1,5 +1,5 @@
 """What SAM costs beside the floor of any recording hook, and how far the measurement itself
-spreads: four arms side by side in one process, on the net of `shared/tools/overhead.py`.
+spreads: six arms side by side in one process, on the net of `shared/tools/overhead.py`.
 
     python benchmarks/bench_floor.py [--pairs 15]
 
@@ -11,7 +11,11 @@ a new `SpikeActivationMap` per run, plus result()):
 - `read once`: a forward hook on the two recorded layers that reads each step's spikes once
   in one compiled pass (counts them and checks them, `_numba.spike_census`) and keeps
   nothing: what any recorder that looks at every spike costs, at the least;
-- `SAM`: SpikeActivationMap attached to the same layers.
+- `SAM`: SpikeActivationMap attached to the same layers;
+- `SAM, packing only` and `SAM, block only`: SAM with one of its two kernels left out, to see
+  what each costs where it runs, beside the model: the block pass replaced by zeroing the maps
+  (the steps are packed as bits, their maps never computed), or the packing skipped (the block
+  pass runs on the bits the last run left). Their maps are wrong; only their time counts.
 Each arm's line also gives its median minor page faults per run: on a CPU the plain forward
 faults in fresh heap pages as the allocator trims and regrows its heap around the model's
 temporaries, by a different amount from process to process and from arm to arm, and a run's
@@ -65,7 +69,35 @@ def main(argv: list[str] | None = None) -> None:
             forward()
         sam.result()
 
-    arms = {"plain": forward, "plain again": forward, "read once": read_once, "SAM": attached}
+    def without(kernel: str, stand_in):
+        """SAM with `_numba.<kernel>` replaced by `stand_in` (the backend looks it up at each
+        call); raises if the stand-in was never called: the arm would time SAM whole."""
+
+        def arm():
+            kept, calls = getattr(_numba, kernel), [0]
+
+            def counted(*args):
+                calls[0] += 1
+                return stand_in(*args)
+
+            setattr(_numba, kernel, counted)
+            try:
+                attached()
+            finally:
+                setattr(_numba, kernel, kept)
+            if not calls[0]:
+                raise RuntimeError(f"SAM never called _numba.{kernel}: nothing was left out")
+
+        return arm
+
+    arms = {
+        "plain": forward,
+        "plain again": forward,
+        "read once": read_once,
+        "SAM": attached,
+        "SAM, packing only": without("sam_block", lambda state, planes, maps, *_: maps.zero_()),
+        "SAM, block only": without("pack_step", lambda *_: 0),
+    }
     load, memory = os.getloadavg()[0], free_memory()
     with torch.no_grad():
         ratios, faults = timed_rounds(arms, args.pairs)
@@ -75,10 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"overhead.py's net, T=32, batch 32, {torch.get_num_threads()} threads, {args.pairs} rounds"
     )
-    print(f"  {'plain:':<12} page faults per run: median {statistics.median(faults['plain']):.0f}")
+    print(f"  {'plain:':<18} page faults per run: median {statistics.median(faults['plain']):.0f}")
     for name, values in ratios.items():
         print(
-            f"  {name + ':':<12} {ratio_text(values)}; page faults per run: median "
+            f"  {name + ':':<18} {ratio_text(values)}; page faults per run: median "
             f"{statistics.median(faults[name]):.0f}"
         )
     print(f"{load_text(load, after)}; at the start {memory}")

@@ -52,15 +52,21 @@ def test_bench_defer_prints_both_block_sizes_against_the_plain_forward():
     assert "Warning" not in done.stderr, done.stderr
 
 
-def test_bench_floor_prints_the_a_a_arm_the_read_once_floor_and_sam():
+def test_bench_floor_prints_the_a_a_arm_the_read_once_floor_sam_and_its_two_kernels_apart():
     done = run("benchmarks/bench_floor.py")
     assert done.stdout.startswith("overhead.py's net, T=32, batch 32, "), done.stdout
     rows = ratio_rows(
-        r"^  ([\w ]+): +median ([\d.]+)x the plain forward \(([\d.]+)-([\d.]+)\); "
+        r"^  ([\w ,]+): +median ([\d.]+)x the plain forward \(([\d.]+)-([\d.]+)\); "
         r"page faults per run: median \d+$",
         done.stdout,
     )
-    assert rows == ["plain again", "read once", "SAM"], done.stdout
+    assert rows == [
+        "plain again",
+        "read once",
+        "SAM",
+        "SAM, packing only",
+        "SAM, block only",
+    ], done.stdout
     assert re.search(r"^  plain: +page faults per run: median \d+$", done.stdout, re.M)
     assert re.search(
         r"; at the start [\d.]+ of [\d.]+ GiB free, [\d.]+ GiB page cache$", done.stdout, re.M
